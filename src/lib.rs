@@ -1,0 +1,13 @@
+//! sft3: NetWare SFT III server mirroring re-created over raw IPX on Ethernet.
+//!
+//! The crate is layered (see `docs/architecture.md`); lower layers never import upper ones:
+//!
+//! * [`wire`]: byte formats (Ethernet framings for IPX, IPX, RIP, SAP, diagnostics, SPX, NCP,
+//!   the server-state packet, MSL frames). Pure parse/emit, no I/O, no allocation on parse.
+//! * [`capture`]: pcap and pcapng files (read and write), the way frames are recorded and
+//!   replayed.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod capture;
+pub mod wire;
