@@ -6,8 +6,10 @@
 //!   the server-state packet, MSL frames). Pure parse/emit, no I/O, no allocation on parse.
 //! * [`capture`]: pcap and pcapng files (read and write), the way frames are recorded and
 //!   replayed.
-#![forbid(unsafe_code)]
+//! * [`link`]: moving frames: raw `AF_PACKET` sockets (the only place with `unsafe` code).
+#![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 pub mod capture;
+pub mod link;
 pub mod wire;

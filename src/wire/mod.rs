@@ -20,6 +20,8 @@
 //! | [`msl`] | sft3 mirrored-server-link frames |
 //! | [`classify`] | which protocol an IPX packet carries |
 
+#![forbid(unsafe_code)]
+
 pub mod addr;
 pub mod classify;
 pub mod diag;

@@ -1,1 +1,159 @@
-fn main() {}
+//! `ipxdump`: tcpdump for IPX.
+//!
+//! Reads pcap/pcapng files (`-r`) or captures live on an `AF_PACKET` socket (`-i`), decodes the
+//! IPX framings and protocols (RIP, SAP, diagnostics, SPX, NCP, NetBIOS) and sft3's own
+//! server-state and MSL frames, and prints one line per frame, NDJSON (`--json`) or statistics
+//! (`--stats`).
+
+mod decode;
+mod filter;
+mod json;
+mod source;
+mod stats;
+mod text;
+mod timefmt;
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{ArgAction, Parser};
+
+use filter::Filter;
+use source::{Frame, Source};
+
+/// Command-line options, in tcpdump's habits.
+#[derive(Parser, Debug)]
+#[command(
+    name = "ipxdump",
+    version,
+    about = "Inspect IPX traffic: framings, RIP, SAP, NCP, SPX, NetBIOS, diagnostics, sft3 state and MSL frames",
+    after_help = "FILTER primitives: ipx rip sap ncp spx netbios diag state msl data | \
+ethernet_ii raw_802_3 llc snap other | type N | [src|dst] socket S | [src|dst] net N | \
+[src|dst] node M | broadcast | error; combined with and/or/not and parentheses. \
+Sockets and networks are hexadecimal.\n\nExamples:\n  ipxdump -r capture.pcap sap\n  \
+ipxdump -i eth0 -v 'state or msl'\n  ipxdump -r big.pcapng --stats"
+)]
+struct Args {
+    /// Read frames from a pcap or pcapng file (`-` for standard input).
+    #[arg(short = 'r', value_name = "FILE", conflicts_with = "interface")]
+    read: Option<PathBuf>,
+    /// Capture live on this interface (needs CAP_NET_RAW).
+    #[arg(short = 'i', value_name = "IFACE")]
+    interface: Option<String>,
+    /// Write the (filtered) frames to a pcap file instead of printing them.
+    #[arg(short = 'w', value_name = "FILE")]
+    write: Option<PathBuf>,
+    /// With -w, print the frames as well.
+    #[arg(long)]
+    print: bool,
+    /// Stop after N matching frames.
+    #[arg(short = 'c', value_name = "N")]
+    count: Option<u64>,
+    /// Show the link-level header (MAC addresses, framing, lengths).
+    #[arg(short = 'e')]
+    link: bool,
+    /// More detail: -v adds per-protocol fields, -vv every entry and field.
+    #[arg(short = 'v', action = ArgAction::Count)]
+    verbose: u8,
+    /// Hex dump of each frame.
+    #[arg(short = 'x')]
+    hex: bool,
+    /// Timestamps: -t none, -tt epoch, -ttt delta, -tttt date and time (default: time of day, UTC).
+    #[arg(short = 't', action = ArgAction::Count)]
+    ts: u8,
+    /// Accepted for tcpdump habit; ipxdump never resolves names.
+    #[arg(short = 'n', action = ArgAction::Count)]
+    numeric: u8,
+    /// Live capture: do not put the interface into promiscuous mode.
+    #[arg(short = 'p')]
+    no_promisc: bool,
+    /// One JSON object per frame (NDJSON).
+    #[arg(long)]
+    json: bool,
+    /// Print counts by framing, protocol, socket and errors instead of frames.
+    #[arg(long)]
+    stats: bool,
+    /// Filter expression (see below).
+    #[arg(value_name = "FILTER", trailing_var_arg = true)]
+    filter: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the chain of contexts, outermost first.
+            let _ = writeln!(io::stderr(), "ipxdump: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let args = Args::parse();
+    let filter = Filter::parse(&args.filter.join(" "))?;
+    let mut source = match (&args.read, &args.interface) {
+        (Some(path), None) => Source::file(path)?,
+        (None, Some(iface)) => Source::live(iface, !args.no_promisc)?,
+        _ => bail!("say where frames come from: -r FILE or -i IFACE"),
+    };
+    let mut writer = match &args.write {
+        Some(p) => Some(source::PcapOut::create(p)?),
+        None => None,
+    };
+    let print = writer.is_none() || args.print;
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+    let mut printer = text::Printer::new(&args);
+    let mut stats = stats::Stats::default();
+    let mut matched = 0u64;
+    let mut n = 0u64;
+    while let Some(frame) = source.next_frame()? {
+        n += 1;
+        let Frame { ts_ns, orig_len, data, ethernet } = frame;
+        let d = decode::decode(data, ethernet);
+        if let Some(f) = &filter {
+            if !f.matches(&d.facts()) {
+                continue;
+            }
+        }
+        matched += 1;
+        if let Some(w) = writer.as_mut() {
+            w.write(ts_ns, orig_len, data)?;
+        }
+        let res = if args.stats {
+            stats.add(&d);
+            Ok(())
+        } else if !print {
+            Ok(())
+        } else if args.json {
+            json::write_frame(&mut out, n, ts_ns, orig_len, &d)
+        } else {
+            printer.print(&mut out, ts_ns, &d)
+        };
+        if let Err(e) = res {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                return Ok(()); // `ipxdump ... | head` is not an error
+            }
+            return Err(e).context("writing output");
+        }
+        if args.count.is_some_and(|c| matched >= c) {
+            break;
+        }
+    }
+    if args.stats {
+        stats.write(&mut out, args.json).context("writing statistics")?;
+    }
+    if let Some(w) = writer.as_mut() {
+        w.finish()?;
+    }
+    match out.flush() {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e).context("writing output"),
+        _ => {
+            source.report(n, matched);
+            Ok(())
+        }
+    }
+}

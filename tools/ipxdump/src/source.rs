@@ -1,0 +1,154 @@
+//! Where frames come from (a capture file or a live interface) and where `-w` writes them.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::UNIX_EPOCH;
+
+use anyhow::{Context, Result};
+use sft3::capture::{CaptureReader, LinkType, PcapWriter, Timestamp};
+use sft3::link::{PacketSocket, SocketOptions};
+
+/// One frame handed to the decoder.
+pub struct Frame<'a> {
+    /// Capture time, nanoseconds since the epoch.
+    pub ts_ns: i128,
+    /// Length on the wire.
+    pub orig_len: u32,
+    /// The captured bytes.
+    pub data: &'a [u8],
+    /// True when the bytes start with an Ethernet header.
+    pub ethernet: bool,
+}
+
+/// A capture file or a live socket.
+pub enum Source {
+    /// Reading a pcap/pcapng file.
+    File {
+        /// The reader.
+        reader: CaptureReader<Box<dyn Read>>,
+        /// The file's name, for messages.
+        name: String,
+    },
+    /// Capturing on an interface.
+    Live {
+        /// The raw socket.
+        sock: PacketSocket,
+        /// The receive buffer.
+        buf: Vec<u8>,
+        /// The interface's name.
+        iface: String,
+    },
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+impl Source {
+    /// Opens a capture file (`-` is standard input).
+    pub fn file(path: &Path) -> Result<Source> {
+        let name = path.display().to_string();
+        let input: Box<dyn Read> = if name == "-" {
+            Box::new(io::stdin())
+        } else {
+            Box::new(File::open(path).with_context(|| format!("cannot open {name}"))?)
+        };
+        let reader =
+            CaptureReader::new(input).with_context(|| format!("cannot read {name}"))?;
+        Ok(Source::File { reader, name })
+    }
+
+    /// Opens a live capture on `iface`; Ctrl-C ends it cleanly (output flushed, `-w` closed).
+    pub fn live(iface: &str, promiscuous: bool) -> Result<Source> {
+        let opts = SocketOptions {
+            promiscuous,
+            ignore_outgoing: false, // like tcpdump: show what this host sends too
+            ..SocketOptions::default()
+        };
+        let sock = PacketSocket::open(iface, &opts)?;
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(libc::SIGINT, on_signal as libc::sighandler_t);
+            libc::signal(libc::SIGTERM, on_signal as libc::sighandler_t);
+        }
+        eprintln!("ipxdump: listening on {iface}, Ctrl-C to stop");
+        Ok(Source::Live {
+            sock,
+            buf: vec![0u8; 65_536],
+            iface: iface.to_string(),
+        })
+    }
+
+    /// The next frame, or `None` at the end of the file / after Ctrl-C.
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>> {
+        match self {
+            Source::File { reader, name } => match reader.next_packet() {
+                None => Ok(None),
+                Some(Err(e)) => Err(e).with_context(|| format!("reading {name}")),
+                Some(Ok(p)) => Ok(Some(Frame {
+                    ts_ns: p.ts.as_unix_nanos() as i128,
+                    orig_len: p.orig_len,
+                    data: p.data,
+                    ethernet: p.link_type == LinkType::ETHERNET,
+                })),
+            },
+            Source::Live { sock, buf, .. } => loop {
+                if STOP.load(Ordering::Relaxed) {
+                    return Ok(None);
+                }
+                if let Some(meta) = sock.recv(buf)? {
+                    let ts = meta.ts.duration_since(UNIX_EPOCH).unwrap_or_default();
+                    return Ok(Some(Frame {
+                        ts_ns: ts.as_nanos() as i128,
+                        orig_len: meta.orig_len as u32,
+                        data: &buf[..meta.len],
+                        ethernet: true,
+                    }));
+                }
+            },
+        }
+    }
+
+    /// Says on stderr how many frames were seen, for live captures (as tcpdump does).
+    pub fn report(&self, seen: u64, matched: u64) {
+        if let Source::Live { iface, .. } = self {
+            eprintln!("ipxdump: {seen} frames captured on {iface}, {matched} matched the filter");
+        }
+    }
+}
+
+/// The `-w` output: a classic pcap file with nanosecond timestamps.
+pub struct PcapOut {
+    w: PcapWriter<BufWriter<File>>,
+    name: String,
+}
+
+impl PcapOut {
+    /// Creates (or truncates) the file.
+    pub fn create(path: &Path) -> Result<PcapOut> {
+        let name = path.display().to_string();
+        let f = File::create(path).with_context(|| format!("cannot create {name}"))?;
+        let w = PcapWriter::new(BufWriter::new(f))
+            .with_context(|| format!("cannot write {name}"))?;
+        Ok(PcapOut { w, name })
+    }
+
+    /// Appends one frame.
+    pub fn write(&mut self, ts_ns: i128, orig_len: u32, data: &[u8]) -> Result<()> {
+        let ts = Timestamp::from_unix_nanos(ts_ns.max(0) as u128);
+        self.w
+            .write_packet(ts, orig_len, data)
+            .with_context(|| format!("writing {}", self.name))
+    }
+
+    /// Flushes the file.
+    pub fn finish(&mut self) -> Result<()> {
+        self.w
+            .flush()
+            .with_context(|| format!("writing {}", self.name))
+    }
+}

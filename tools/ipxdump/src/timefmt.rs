@@ -1,0 +1,102 @@
+//! Timestamps in tcpdump's styles, without a time-zone database (always UTC).
+
+use std::io::{self, Write};
+
+/// How to print the time of each frame (tcpdump's `-t` count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TsStyle {
+    /// `10:06:29.360507` (default).
+    TimeOfDay,
+    /// No timestamp (`-t`).
+    None,
+    /// Seconds since the epoch (`-tt`).
+    Epoch,
+    /// Delta since the previous frame (`-ttt`).
+    Delta,
+    /// Date and time (`-tttt`).
+    DateTime,
+}
+
+impl TsStyle {
+    /// The style for a count of `-t` flags.
+    pub fn from_count(n: u8) -> TsStyle {
+        match n {
+            0 => TsStyle::TimeOfDay,
+            1 => TsStyle::None,
+            2 => TsStyle::Epoch,
+            3 => TsStyle::Delta,
+            _ => TsStyle::DateTime,
+        }
+    }
+}
+
+/// Days since 1970-01-01 to a civil (year, month, day), proleptic Gregorian (Howard Hinnant's
+/// algorithm).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Writes `ns` (nanoseconds since the epoch) in `style`; `prev_ns` feeds the delta style.
+/// Writes nothing (not even a space) for [`TsStyle::None`]; otherwise a trailing space.
+pub fn write_ts(out: &mut impl Write, style: TsStyle, ns: i128, prev_ns: i128) -> io::Result<()> {
+    let secs = ns.div_euclid(1_000_000_000) as i64;
+    let micros = (ns.rem_euclid(1_000_000_000) / 1000) as u32;
+    match style {
+        TsStyle::None => Ok(()),
+        TsStyle::Epoch => write!(out, "{secs}.{micros:06} "),
+        TsStyle::Delta => {
+            let d = (ns - prev_ns).max(0);
+            let ds = d / 1_000_000_000;
+            let du = (d % 1_000_000_000) / 1000;
+            write!(out, "{ds:02}.{du:06} ")
+        }
+        TsStyle::TimeOfDay | TsStyle::DateTime => {
+            let days = secs.div_euclid(86_400);
+            let sod = secs.rem_euclid(86_400) as u32;
+            if style == TsStyle::DateTime {
+                let (y, m, d) = civil_from_days(days);
+                write!(out, "{y:04}-{m:02}-{d:02} ")?;
+            }
+            write!(
+                out,
+                "{:02}:{:02}:{:02}.{micros:06} ",
+                sod / 3600,
+                sod / 60 % 60,
+                sod % 60
+            )
+        }
+    }
+}
+
+/// The timestamp as JSON wants it: seconds since the epoch with microseconds (`1214474789.360507`).
+pub fn write_epoch(out: &mut impl Write, ns: i128) -> io::Result<()> {
+    let secs = ns.div_euclid(1_000_000_000);
+    let frac = ns.rem_euclid(1_000_000_000) / 1000;
+    write!(out, "{secs}.{frac:06}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_match_tcpdump() {
+        // tcpdump ipx.pcap frame 1: 2008-06-26 10:06:29.360507 (GMT).
+        let ns = 1_214_474_789_360_507_000i128;
+        let mut v = Vec::new();
+        write_ts(&mut v, TsStyle::DateTime, ns, 0).unwrap();
+        assert_eq!(String::from_utf8(v).unwrap(), "2008-06-26 10:06:29.360507 ");
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+}
