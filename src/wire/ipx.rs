@@ -155,6 +155,11 @@ impl<T: AsRef<[u8]>> IpxPacket<T> {
         Ok(IpxPacket { buffer, len })
     }
 
+    /// The underlying buffer (padding included).
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
     /// The packet bytes, header included, without padding.
     pub fn as_bytes(&self) -> &[u8] {
         &self.buffer.as_ref()[..self.len]

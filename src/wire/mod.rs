@@ -19,12 +19,14 @@
 //! | [`state`] | sft3 server-state ("I'm alive") packets |
 //! | [`msl`] | sft3 mirrored-server-link frames |
 //! | [`classify`] | which protocol an IPX packet carries |
+//! | [`dissect`] | a whole frame to everything above, errors kept beside what decoded |
 
 #![forbid(unsafe_code)]
 
 pub mod addr;
 pub mod classify;
 pub mod diag;
+pub mod dissect;
 pub mod error;
 pub mod ethernet;
 pub mod frame;
@@ -38,6 +40,8 @@ pub mod spx;
 pub mod state;
 
 pub use addr::{IpxAddr, MacAddr, Net, Node, Socket};
+pub use classify::Proto;
+pub use dissect::{dissect, Detail, Dissection};
 pub use error::{Result, WireError};
 pub use ethernet::{Encap, EthernetFrame, EthernetRepr, Framing};
 pub use frame::{emit_ipx_frame, IpxFrame};
