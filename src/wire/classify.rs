@@ -11,7 +11,6 @@
 //! | packet type 1 | [`Proto::Rip`] |
 //! | packet type 17 | [`Proto::Ncp`] |
 //! | packet type 5 | [`Proto::Spx`] |
-//! | packet type 20 | [`Proto::Netbios`] |
 //! | anything else | [`Proto::Data`] |
 //!
 //! Sockets are checked before packet types because clients set the type loosely (SAP and
@@ -20,8 +19,9 @@
 //! well-known socket to an ephemeral one (NCP replies from `0x0451` to the client's socket)
 //! and some requests go the other way (SAP responses sent from `0x4008` to `0x0452`).
 //! Among sockets the Novell services come first, sft3's own state socket next. Packet type
-//! 20 alone means NetBIOS as tcpdump and Wireshark take it, though some tunnels (ipxpkt on
-//! socket `0x6181`) use type 20 for other data.
+//! 20 ("propagated broadcast") alone does not make NetBIOS: tunnels such as ipxpkt (socket
+//! `0x6181`) send other data with it, and tcpdump and Wireshark decode those as plain IPX too
+//! (see the fragglet capture in captures/third-party).
 //!
 //! [`Proto::Msl`] is never returned: MSL frames have their own EtherType (`0x88B5`) and are
 //! not IPX, so callers set it themselves.
@@ -118,7 +118,6 @@ pub fn classify(packet_type: PacketType, src: Socket, dst: Socket) -> Proto {
             PacketType::RIP => Proto::Rip,
             PacketType::NCP => Proto::Ncp,
             PacketType::SPX => Proto::Spx,
-            PacketType::NETBIOS => Proto::Netbios,
             _ => Proto::Data,
         }
     }
@@ -174,7 +173,7 @@ mod tests {
         assert_eq!(c(1, 0x4000, 0x4001), Proto::Rip);
         assert_eq!(c(17, 0x4000, 0x4001), Proto::Ncp);
         assert_eq!(c(5, 0x4000, 0x4001), Proto::Spx);
-        assert_eq!(c(20, 0x6181, 0x6181), Proto::Netbios);
+        assert_eq!(c(20, 0x6181, 0x6181), Proto::Data);
         assert_eq!(c(0, 0x17df, 0x17e0), Proto::Data);
         assert_eq!(c(4, 0x6181, 0x6181), Proto::Data);
         assert_eq!(c(2, 0x4000, 0x4001), Proto::Data);

@@ -18,7 +18,7 @@ use super::netbios::{netbios_kind, NbIpxPacket, NbIpxRepr, NetbiosKind, NmpiPack
 use super::rip::RipRepr;
 use super::sap::SapRepr;
 use super::spx::{SpxPacket, SpxRepr};
-use super::state::{StatePacket, StateRepr};
+use super::state::{AuthKind, StatePacket, StateRepr};
 
 /// The parsed upper-layer content of a frame.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,9 +39,21 @@ pub enum Detail<'a> {
     /// Microsoft NMPI / mailslot datagram over IPX (socket 0x0553).
     Nmpi(NmpiRepr),
     /// An sft3 server-state packet (the tag, if any, is not verified here: no key).
-    State(StateRepr),
-    /// An sft3 MSL frame header and its payload (CRC checked when untagged).
-    Msl(MslRepr, &'a [u8]),
+    State {
+        /// The packet's fields.
+        repr: StateRepr,
+        /// Whether (and how) the packet is tagged.
+        auth: AuthKind,
+    },
+    /// An sft3 MSL frame (CRC checked when untagged; a tag needs the key).
+    Msl {
+        /// The header.
+        repr: MslRepr,
+        /// True when the frame carries a keyed tag instead of a CRC.
+        authenticated: bool,
+        /// The payload.
+        payload: &'a [u8],
+    },
     /// Data of no known protocol.
     Data(&'a [u8]),
 }
@@ -150,7 +162,13 @@ pub fn dissect_ipx<'a>(proto: Proto, p: &IpxPacket<&'a [u8]>) -> Result<Detail<'
                 p.packet_type(),
             )?)?),
         },
-        Proto::State => Detail::State(StateRepr::parse(&StatePacket::new_checked(payload)?)?),
+        Proto::State => {
+            let sp = StatePacket::new_checked(payload)?;
+            Detail::State {
+                repr: StateRepr::parse(&sp)?,
+                auth: sp.auth_kind(),
+            }
+        }
         Proto::Msl | Proto::Data => Detail::Data(payload),
     })
 }
@@ -165,5 +183,9 @@ pub fn dissect_msl(bytes: &[u8]) -> Result<Detail<'_>, WireError> {
     let repr = MslRepr::parse(&f)?;
     let hlen = bytes.len().min(f.header_len());
     let end = (hlen + repr.payload_len).min(bytes.len());
-    Ok(Detail::Msl(repr, &bytes[hlen..end]))
+    Ok(Detail::Msl {
+        repr,
+        authenticated: f.is_authenticated(),
+        payload: &bytes[hlen..end],
+    })
 }

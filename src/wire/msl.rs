@@ -158,6 +158,16 @@ impl Priority {
     pub const fn bits(self) -> u8 {
         self as u8
     }
+
+    /// A short lower-case name (`control`, `event`, `bulk`, `background`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Priority::Control => "control",
+            Priority::Event => "event",
+            Priority::Bulk => "bulk",
+            Priority::Background => "background",
+        }
+    }
 }
 
 /// Bytes a frame's integrity trailer takes.

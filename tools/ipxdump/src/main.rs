@@ -5,13 +5,7 @@
 //! server-state and MSL frames, and prints one line per frame, NDJSON (`--json`) or statistics
 //! (`--stats`).
 
-mod decode;
-mod filter;
-mod json;
 mod source;
-mod stats;
-mod text;
-mod timefmt;
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -20,7 +14,11 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{ArgAction, Parser};
 
-use filter::Filter;
+use ipxdump::filter::Filter;
+use ipxdump::text::{Printer, TextOptions};
+use ipxdump::timefmt::TsStyle;
+use ipxdump::{facts, json, stats};
+use sft3::wire::dissect;
 use source::{Frame, Source};
 
 /// Command-line options, in tcpdump's habits.
@@ -106,16 +104,22 @@ fn run() -> Result<()> {
     let print = writer.is_none() || args.print;
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
-    let mut printer = text::Printer::new(&args);
+    let mut printer = Printer::new(TextOptions {
+        link: args.link,
+        verbose: args.verbose,
+        hex: args.hex,
+        ts: TsStyle::from_count(args.ts),
+    });
     let mut stats = stats::Stats::default();
+    let mut line = String::with_capacity(1024);
     let mut matched = 0u64;
     let mut n = 0u64;
     while let Some(frame) = source.next_frame()? {
         n += 1;
         let Frame { ts_ns, orig_len, data, ethernet } = frame;
-        let d = decode::decode(data, ethernet);
+        let d = ethernet.then(|| dissect(data));
         if let Some(f) = &filter {
-            if !f.matches(&d.facts()) {
+            if !f.matches(&facts(d.as_ref())) {
                 continue;
             }
         }
@@ -124,14 +128,14 @@ fn run() -> Result<()> {
             w.write(ts_ns, orig_len, data)?;
         }
         let res = if args.stats {
-            stats.add(&d);
+            stats.add(data.len(), d.as_ref());
             Ok(())
         } else if !print {
             Ok(())
         } else if args.json {
-            json::write_frame(&mut out, n, ts_ns, orig_len, &d)
+            json::write_frame(&mut out, &mut line, n, ts_ns, data, d.as_ref())
         } else {
-            printer.print(&mut out, ts_ns, &d)
+            printer.print(&mut out, ts_ns, data, d.as_ref())
         };
         if let Err(e) = res {
             if e.kind() == io::ErrorKind::BrokenPipe {

@@ -72,8 +72,8 @@ impl Source {
         let sock = PacketSocket::open(iface, &opts)?;
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe {
-            libc::signal(libc::SIGINT, on_signal as libc::sighandler_t);
-            libc::signal(libc::SIGTERM, on_signal as libc::sighandler_t);
+            libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+            libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
         }
         eprintln!("ipxdump: listening on {iface}, Ctrl-C to stop");
         Ok(Source::Live {

@@ -1,0 +1,6 @@
+//! The spx parser on arbitrary bytes (an IPX payload): see `sft3_fuzz::spx`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| sft3_fuzz::spx(data));

@@ -1,0 +1,6 @@
+//! The state parser on arbitrary bytes (an IPX payload): see `sft3_fuzz::state`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| sft3_fuzz::state(data));
