@@ -276,7 +276,11 @@ impl FromStr for IpxAddr {
         } else if let Some(i) = s.find(':') {
             (&s[..i], &s[i + 1..])
         } else {
-            return Err(perr("address", s, "expected net:node:socket or net.node.socket"));
+            return Err(perr(
+                "address",
+                s,
+                "expected net:node:socket or net.node.socket",
+            ));
         };
         let j = rest
             .rfind(['.', ':'])
@@ -311,7 +315,9 @@ mod tests {
     fn bad_text_names_the_part() {
         let e = "0000abcd:00a0c912345:0451".parse::<IpxAddr>().unwrap_err();
         assert_eq!(e.part, "node");
-        let e = "123456789:00a0c9123456:0451".parse::<IpxAddr>().unwrap_err();
+        let e = "123456789:00a0c9123456:0451"
+            .parse::<IpxAddr>()
+            .unwrap_err();
         assert_eq!(e.part, "network");
         let e = "1:00a0c9123456:zz".parse::<IpxAddr>().unwrap_err();
         assert_eq!(e.part, "socket");

@@ -291,7 +291,11 @@ pub fn msl_summary(l: &mut String, m: &MslRepr, authenticated: bool, payload: &[
         FrameType::Heartbeat => {}
     }
     let _ = write!(l, " len {}", payload.len());
-    l.push_str(if authenticated { " [tagged]" } else { " [crc ok]" });
+    l.push_str(if authenticated {
+        " [tagged]"
+    } else {
+        " [crc ok]"
+    });
 }
 
 fn sack(l: &mut String, a: &AckRepr, verbose: u8) {

@@ -88,7 +88,9 @@ impl Filter {
         let mut p = Parser { tokens, pos: 0 };
         let e = p.or()?;
         if let Some(t) = p.peek() {
-            return Err(FilterError(format!("unexpected `{t}` after a complete expression")));
+            return Err(FilterError(format!(
+                "unexpected `{t}` after a complete expression"
+            )));
         }
         Ok(Some(Filter(e)))
     }
@@ -116,7 +118,9 @@ fn eval(e: &Expr, f: &Facts) -> bool {
         Expr::Socket(d, s) => f
             .ipx
             .is_some_and(|i| dir_match(*d, *s, i.src.socket, i.dst.socket)),
-        Expr::Net(d, n) => f.ipx.is_some_and(|i| dir_match(*d, *n, i.src.net, i.dst.net)),
+        Expr::Net(d, n) => f
+            .ipx
+            .is_some_and(|i| dir_match(*d, *n, i.src.net, i.dst.net)),
         Expr::Node(d, n) => f
             .ipx
             .is_some_and(|i| dir_match(*d, *n, i.src.node, i.dst.node)),

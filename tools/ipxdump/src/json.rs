@@ -45,7 +45,11 @@ pub fn write_frame(
 }
 
 fn dissection(l: &mut String, d: &Dissection<'_>) {
-    let _ = write!(l, "\"{}\",\"eth\":", d.framing.map_or("other", |f| f.name()));
+    let _ = write!(
+        l,
+        "\"{}\",\"eth\":",
+        d.framing.map_or("other", |f| f.name())
+    );
     match &d.eth {
         Some(e) => {
             let _ = write!(l, "{{\"src\":\"{}\",\"dst\":\"{}\",\"vlan\":", e.src, e.dst);

@@ -116,7 +116,12 @@ fn run() -> Result<()> {
     let mut n = 0u64;
     while let Some(frame) = source.next_frame()? {
         n += 1;
-        let Frame { ts_ns, orig_len, data, ethernet } = frame;
+        let Frame {
+            ts_ns,
+            orig_len,
+            data,
+            ethernet,
+        } = frame;
         let d = ethernet.then(|| dissect(data));
         if let Some(f) = &filter {
             if !f.matches(&facts(d.as_ref())) {
@@ -148,7 +153,9 @@ fn run() -> Result<()> {
         }
     }
     if args.stats {
-        stats.write(&mut out, args.json).context("writing statistics")?;
+        stats
+            .write(&mut out, args.json)
+            .context("writing statistics")?;
     }
     if let Some(w) = writer.as_mut() {
         w.finish()?;

@@ -57,8 +57,7 @@ impl Source {
         } else {
             Box::new(File::open(path).with_context(|| format!("cannot open {name}"))?)
         };
-        let reader =
-            CaptureReader::new(input).with_context(|| format!("cannot read {name}"))?;
+        let reader = CaptureReader::new(input).with_context(|| format!("cannot read {name}"))?;
         Ok(Source::File { reader, name })
     }
 
@@ -132,8 +131,8 @@ impl PcapOut {
     pub fn create(path: &Path) -> Result<PcapOut> {
         let name = path.display().to_string();
         let f = File::create(path).with_context(|| format!("cannot create {name}"))?;
-        let w = PcapWriter::new(BufWriter::new(f))
-            .with_context(|| format!("cannot write {name}"))?;
+        let w =
+            PcapWriter::new(BufWriter::new(f)).with_context(|| format!("cannot write {name}"))?;
         Ok(PcapOut { w, name })
     }
 

@@ -65,25 +65,49 @@ impl Stats {
     }
 
     fn text(&self, s: &mut String) {
-        let _ = writeln!(s, "frames {}  bytes {}  errors {}", self.frames, self.bytes, self.error_count());
-        table(s, "framing", self.framing.iter().map(|(k, v)| (k.to_string(), *v)));
-        table(s, "protocol", self.proto.iter().map(|(k, v)| (k.to_string(), *v)));
+        let _ = writeln!(
+            s,
+            "frames {}  bytes {}  errors {}",
+            self.frames,
+            self.bytes,
+            self.error_count()
+        );
+        table(
+            s,
+            "framing",
+            self.framing.iter().map(|(k, v)| (k.to_string(), *v)),
+        );
+        table(
+            s,
+            "protocol",
+            self.proto.iter().map(|(k, v)| (k.to_string(), *v)),
+        );
         table(
             s,
             "ipx packet type",
-            self.packet_type.iter().map(|(k, v)| (format!("{k:#04x}"), *v)),
+            self.packet_type
+                .iter()
+                .map(|(k, v)| (format!("{k:#04x}"), *v)),
         );
         table(
             s,
             "destination socket",
-            self.dst_socket.iter().map(|(k, v)| (format!("{k:04x}"), *v)),
+            self.dst_socket
+                .iter()
+                .map(|(k, v)| (format!("{k:04x}"), *v)),
         );
         table(
             s,
             "source socket",
-            self.src_socket.iter().map(|(k, v)| (format!("{k:04x}"), *v)),
+            self.src_socket
+                .iter()
+                .map(|(k, v)| (format!("{k:04x}"), *v)),
         );
-        table(s, "errors", self.errors.iter().map(|(k, v)| (k.clone(), *v)));
+        table(
+            s,
+            "errors",
+            self.errors.iter().map(|(k, v)| (k.clone(), *v)),
+        );
     }
 
     fn json(&self, s: &mut String) {
@@ -94,9 +118,17 @@ impl Stats {
             self.bytes,
             self.error_count()
         );
-        obj(s, "framing", self.framing.iter().map(|(k, v)| (k.to_string(), *v)));
+        obj(
+            s,
+            "framing",
+            self.framing.iter().map(|(k, v)| (k.to_string(), *v)),
+        );
         s.push(',');
-        obj(s, "proto", self.proto.iter().map(|(k, v)| (k.to_string(), *v)));
+        obj(
+            s,
+            "proto",
+            self.proto.iter().map(|(k, v)| (k.to_string(), *v)),
+        );
         s.push(',');
         obj(
             s,
@@ -107,16 +139,24 @@ impl Stats {
         obj(
             s,
             "dst_socket",
-            self.dst_socket.iter().map(|(k, v)| (format!("{k:04x}"), *v)),
+            self.dst_socket
+                .iter()
+                .map(|(k, v)| (format!("{k:04x}"), *v)),
         );
         s.push(',');
         obj(
             s,
             "src_socket",
-            self.src_socket.iter().map(|(k, v)| (format!("{k:04x}"), *v)),
+            self.src_socket
+                .iter()
+                .map(|(k, v)| (format!("{k:04x}"), *v)),
         );
         s.push(',');
-        obj(s, "error_kinds", self.errors.iter().map(|(k, v)| (k.clone(), *v)));
+        obj(
+            s,
+            "error_kinds",
+            self.errors.iter().map(|(k, v)| (k.clone(), *v)),
+        );
         s.push_str("}\n");
     }
 }
