@@ -5,7 +5,7 @@ mod common;
 
 use common::hex;
 use proptest::prelude::*;
-use sft3::wire::ethernet::{Encap, EthernetFrame, EthernetRepr, Framing, VlanTag};
+use sft3::wire::ethernet::{Encap, EthernetFrame, EthernetRepr, Framing, LlcControl, VlanTag};
 use sft3::wire::ipx::{checksum, ChecksumStatus, IpxPacket, IpxRepr, PacketType};
 use sft3::wire::{emit_ipx_frame, Checksum, IpxAddr, IpxFrame, MacAddr, Net, Socket, WireError};
 
@@ -119,7 +119,7 @@ fn non_ipx_frames_are_recognised_not_rejected() {
         Encap::Llc {
             dsap: 0xf0,
             ssap: 0xf0,
-            control: 0x0a00
+            control: LlcControl::Is([0x0a, 0x00])
         }
     );
 }

@@ -125,8 +125,8 @@ pub enum Encap {
         dsap: u8,
         /// Source service access point.
         ssap: u8,
-        /// Control field (one byte for U frames, two for I and S frames).
-        control: u16,
+        /// Control field.
+        control: LlcControl,
     },
     /// 802.3 length then LLC AA/AA/03 and a SNAP header.
     Snap {
@@ -148,8 +148,8 @@ impl Encap {
             Encap::Llc {
                 dsap: SAP_IPX,
                 ssap: SAP_IPX,
-                control,
-            } if control == LLC_UI as u16 => Some(Framing::Llc),
+                control: LlcControl::UI,
+            } => Some(Framing::Llc),
             Encap::Snap {
                 oui: [0, 0, 0],
                 ethertype,
@@ -168,7 +168,7 @@ impl Encap {
             Framing::Llc => Encap::Llc {
                 dsap: SAP_IPX,
                 ssap: SAP_IPX,
-                control: LLC_UI as u16,
+                control: LlcControl::UI,
             },
             Framing::Snap => Encap::Snap {
                 oui: [0, 0, 0],
@@ -181,14 +181,53 @@ impl Encap {
     fn header_len(&self) -> usize {
         match *self {
             Encap::EthernetII { .. } | Encap::Raw8023 => 0,
-            Encap::Llc { control, .. } => {
-                if control & 0x3 == 0x3 {
-                    3
-                } else {
-                    4
-                }
-            }
+            Encap::Llc { control, .. } => 2 + control.len(),
             Encap::Snap { .. } => 8,
+        }
+    }
+}
+
+/// The 802.2 LLC control field: one byte for unnumbered (U) frames, two for information (I)
+/// and supervisory (S) frames. The low two bits of the first byte say which (`11` = U).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LlcControl {
+    /// An unnumbered frame's one control byte (UI = `0x03`, SABME, UA, ...).
+    U(u8),
+    /// An I or S frame's two control bytes, in wire order.
+    Is([u8; 2]),
+}
+
+impl LlcControl {
+    /// Unnumbered information, the control byte NetWare's 802.2 framing uses.
+    pub const UI: LlcControl = LlcControl::U(LLC_UI);
+
+    /// The first control byte (the one that carries the format bits).
+    pub const fn first(self) -> u8 {
+        match self {
+            LlcControl::U(c) => c,
+            LlcControl::Is([c, _]) => c,
+        }
+    }
+
+    /// Bytes on the wire: 1 or 2.
+    pub const fn len(self) -> usize {
+        match self {
+            LlcControl::U(_) => 1,
+            LlcControl::Is(_) => 2,
+        }
+    }
+
+    /// Never true; present because `len` is (clippy's convention).
+    pub const fn is_empty(self) -> bool {
+        false
+    }
+}
+
+impl fmt::Display for LlcControl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LlcControl::U(c) => write!(f, "{c:#04x}"),
+            LlcControl::Is([a, b]) => write!(f, "0x{a:02x}{b:02x}"),
         }
     }
 }
@@ -335,10 +374,10 @@ fn parse_8023(body: &[u8]) -> Result<Encap> {
         });
     }
     let control = if c0 & 0x3 == 0x3 {
-        c0 as u16
+        LlcControl::U(c0)
     } else {
         need("802.2 LLC header", body, 4)?;
-        u16::from_be_bytes([c0, body[3]])
+        LlcControl::Is([c0, body[3]])
     };
     Ok(Encap::Llc {
         dsap,
@@ -440,10 +479,9 @@ impl EthernetRepr {
             } => {
                 buf[o] = dsap;
                 buf[o + 1] = ssap;
-                if llc_len == 3 {
-                    buf[o + 2] = control as u8;
-                } else {
-                    buf[o + 2..o + 4].copy_from_slice(&control.to_be_bytes());
+                match control {
+                    LlcControl::U(c) => buf[o + 2] = c,
+                    LlcControl::Is(c) => buf[o + 2..o + 4].copy_from_slice(&c),
                 }
             }
             Encap::Snap { oui, ethertype } => {

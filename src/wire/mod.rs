@@ -20,6 +20,7 @@
 //! | [`msl`] | sft3 mirrored-server-link frames |
 //! | [`classify`] | which protocol an IPX packet carries |
 //! | [`dissect`] | a whole frame to everything above, errors kept beside what decoded |
+//! | [`samples`] | deterministic sample frames of every kind, for tests and benchmarks |
 
 #![forbid(unsafe_code)]
 
@@ -35,6 +36,7 @@ pub mod msl;
 pub mod ncp;
 pub mod netbios;
 pub mod rip;
+pub mod samples;
 pub mod sap;
 pub mod spx;
 pub mod state;
@@ -43,6 +45,6 @@ pub use addr::{IpxAddr, MacAddr, Net, Node, Socket};
 pub use classify::Proto;
 pub use dissect::{dissect, Detail, Dissection};
 pub use error::{Result, WireError};
-pub use ethernet::{Encap, EthernetFrame, EthernetRepr, Framing};
+pub use ethernet::{Encap, EthernetFrame, EthernetRepr, Framing, LlcControl};
 pub use frame::{emit_ipx_frame, IpxFrame};
 pub use ipx::{Checksum, ChecksumStatus, IpxPacket, IpxRepr, PacketType};

@@ -61,7 +61,10 @@ pub fn gmt(ts: Timestamp) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     let (h, mi, s) = (sod / 3600, sod / 60 % 60, sod % 60);
-    format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{:06}", ts.micros())
+    format!(
+        "{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{:06}",
+        ts.micros()
+    )
 }
 
 /// One SAP response entry as tcpdump prints it (the socket is not printed).
@@ -218,7 +221,8 @@ pub fn parse_sources() -> Vec<Listed> {
         } else if let Some(r) = line.strip_prefix("- Frame types: ") {
             for part in r.split(", ") {
                 let (label, n) = part.rsplit_once(": ").unwrap();
-                cur.framings.insert(framing_label(label), n.parse().unwrap());
+                cur.framings
+                    .insert(framing_label(label), n.parse().unwrap());
             }
         } else if let Some(r) = line.strip_prefix("- IPX packet types: ") {
             let (types, sockets) = r.split_once("; sockets seen: ").unwrap();
@@ -306,7 +310,11 @@ pub fn tshark_ipx(name: &str) -> Vec<Option<TsharkIpx>> {
             continue;
         }
         let addr = |net: &str, node: &str, sock: &str| {
-            IpxAddr::new(Net(hex(net)), node.parse().unwrap(), sft3::wire::Socket(hex(sock) as u16))
+            IpxAddr::new(
+                Net(hex(net)),
+                node.parse().unwrap(),
+                sft3::wire::Socket(hex(sock) as u16),
+            )
         };
         rows.push(Some(TsharkIpx {
             src: addr(f[1], f[2], f[3]),

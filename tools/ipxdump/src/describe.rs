@@ -321,7 +321,7 @@ pub fn other_summary(l: &mut String, eth: &EthernetRepr, payload: &[u8]) {
         } => {
             let _ = write!(
                 l,
-                "802.2 LLC dsap {dsap:#04x} ssap {ssap:#04x} ctrl {control:#04x} len {}",
+                "802.2 LLC dsap {dsap:#04x} ssap {ssap:#04x} ctrl {control} len {}",
                 payload.len()
             );
         }

@@ -167,7 +167,7 @@ fn link_header(l: &mut String, eth: &EthernetRepr, len: usize) {
             ssap,
             control,
         } => {
-            let _ = write!(l, "802.3 LLC {dsap:02x}/{ssap:02x} ctrl {control:#04x}");
+            let _ = write!(l, "802.3 LLC {dsap:02x}/{ssap:02x} ctrl {control}");
         }
         Encap::Snap { oui, ethertype } => {
             let _ = write!(
