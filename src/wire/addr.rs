@@ -93,11 +93,41 @@ pub struct CompactHex<'a>(&'a [u8]);
 
 impl fmt::Display for CompactHex<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
+        let mut buf = [0u8; 32];
+        for chunk in self.0.chunks(16) {
+            let n = hex_into(&mut buf, chunk);
+            f.write_str(as_str(&buf[..n]))?;
         }
         Ok(())
     }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Writes `bytes` as lower-case hex into `out` (which must hold twice as many); returns the
+/// length. Hand-rolled because addresses are printed for every frame ipxdump shows.
+fn hex_into(out: &mut [u8], bytes: &[u8]) -> usize {
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = HEX[(b >> 4) as usize];
+        out[2 * i + 1] = HEX[(b & 0xf) as usize];
+    }
+    2 * bytes.len()
+}
+
+fn as_str(b: &[u8]) -> &str {
+    // Only ASCII hex digits and separators are ever written.
+    core::str::from_utf8(b).unwrap_or("?")
+}
+
+/// The 24 hex digits of an address with separators: `nnnnnnnn` `sep` `node` `sep` `ssss`.
+fn write_addr(f: &mut fmt::Formatter<'_>, a: &IpxAddr, sep: u8) -> fmt::Result {
+    let mut buf = [0u8; 26];
+    hex_into(&mut buf[0..8], &a.net.0.to_be_bytes());
+    buf[8] = sep;
+    hex_into(&mut buf[9..21], &a.node.0);
+    buf[21] = sep;
+    hex_into(&mut buf[22..26], &a.socket.0.to_be_bytes());
+    f.write_str(as_str(&buf))
 }
 
 impl fmt::Display for MacAddr {
@@ -255,14 +285,13 @@ pub struct DottedAddr<'a>(&'a IpxAddr);
 
 impl fmt::Display for DottedAddr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let a = self.0;
-        write!(f, "{}.{}.{}", a.net, a.node.hex(), a.socket)
+        write_addr(f, self.0, b'.')
     }
 }
 
 impl fmt::Display for IpxAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.net, self.node.hex(), self.socket)
+        write_addr(f, self, b':')
     }
 }
 
