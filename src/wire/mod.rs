@@ -7,6 +7,7 @@
 //! | module | format |
 //! |---|---|
 //! | [`addr`] | IPX network, node, socket, full address |
+//! | [`auth`] | keyed BLAKE3 tags for our own formats |
 //! | [`ethernet`] | Ethernet_II, raw 802.3, 802.2 LLC, SNAP; one 802.1Q tag |
 //! | [`ipx`] | the IPX header and checksum |
 //! | [`frame`] | a whole Ethernet + IPX frame |
@@ -25,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod auth;
 pub mod classify;
 pub mod diag;
 pub mod dissect;

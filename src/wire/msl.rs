@@ -33,7 +33,7 @@ use core::fmt;
 use super::addr::MacAddr;
 use super::error::{need, room, Result, WireError};
 use super::ethernet::{Encap, EthernetFrame, EthernetRepr, VlanTag};
-use super::state::{auth_tag, tag_matches, AuthKey, TAG_LEN};
+use super::auth::{auth_tag, tag_matches, AuthKey, TAG_LEN};
 
 mod ack;
 mod handshake;

@@ -44,6 +44,8 @@ use super::ipx::{Checksum, IpxRepr, PacketType};
 
 mod fields;
 
+pub use super::auth::{auth_tag, AuthKey, TAG_LEN};
+use super::auth::tag_matches;
 pub use fields::{
     name_field, trim_name, AdapterFlags, AdapterHealth, MirrorState, MslLinkState, NameDisplay,
     Role, StateFlags,
@@ -71,32 +73,6 @@ pub const PEER_AGE_NEVER: u16 = 0xffff;
 pub const MSL_AGE_NEVER: u32 = 0xffff_ffff;
 /// Length of a server name field.
 pub const NAME_LEN: usize = 32;
-/// Length of a truncated BLAKE3 tag (state packets and MSL frames).
-pub const TAG_LEN: usize = 16;
-
-/// A shared 32-byte authentication key (BLAKE3 keyed mode).
-pub type AuthKey = [u8; 32];
-
-/// The keyed BLAKE3 hash of `bytes`, truncated to [`TAG_LEN`] bytes.
-///
-/// State packets and MSL frames share the key without domain separation: their first bytes
-/// (magic `SFT3` vs MSL version 1) are under the tag, so one can never pass for the other.
-pub fn auth_tag(key: &AuthKey, bytes: &[u8]) -> [u8; TAG_LEN] {
-    let h = blake3::keyed_hash(key, bytes);
-    let mut t = [0u8; TAG_LEN];
-    t.copy_from_slice(&h.as_bytes()[..TAG_LEN]);
-    t
-}
-
-/// Compares a carried tag with the expected one in constant time.
-pub(crate) fn tag_matches(carried: &[u8], expected: &[u8; TAG_LEN]) -> bool {
-    carried.len() == TAG_LEN
-        && carried
-            .iter()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-}
 
 /// The authentication kind of a packet's trailer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
