@@ -268,7 +268,7 @@ impl DiagComponent {
 }
 
 /// A checked, zero-copy view of a configuration request (the IPX payload).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiagRequest<T: AsRef<[u8]>> {
     buffer: T,
 }
@@ -354,7 +354,7 @@ impl DiagRequestRepr {
 }
 
 /// A checked, zero-copy view of a configuration reply (the IPX payload).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiagReply<T: AsRef<[u8]>> {
     buffer: T,
     /// Bytes used by the reply; anything after is ignored.

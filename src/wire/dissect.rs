@@ -7,7 +7,7 @@
 //! [`classify`]: super::classify::classify
 
 use super::classify::{classify, Proto};
-use super::diag::DiagMessage;
+use super::diag::{DiagDirection, DiagReply, DiagRequest};
 use super::error::WireError;
 use super::ethernet::{Encap, EthernetFrame, EthernetRepr, Framing};
 use super::frame::IpxFrame;
@@ -28,8 +28,11 @@ pub enum Detail<'a> {
     Rip(RipRepr),
     /// A SAP request or response.
     Sap(SapRepr),
-    /// An IPX diagnostics request or reply.
-    Diag(DiagMessage),
+    /// An IPX diagnostics configuration request (a view: its list of up to 80 excluded
+    /// nodes is read in place rather than copied).
+    DiagRequest(DiagRequest<&'a [u8]>),
+    /// An IPX diagnostics configuration reply (a view, for the same reason).
+    DiagReply(DiagReply<&'a [u8]>),
     /// An SPX header and the data after it.
     Spx(SpxRepr, &'a [u8]),
     /// An NCP envelope.
@@ -146,7 +149,10 @@ pub fn dissect_ipx<'a>(proto: Proto, p: &IpxPacket<&'a [u8]>) -> Result<Detail<'
     Ok(match proto {
         Proto::Rip => Detail::Rip(RipRepr::parse_bytes(payload)?),
         Proto::Sap => Detail::Sap(SapRepr::parse_bytes(payload)?),
-        Proto::Diag => Detail::Diag(DiagMessage::parse(src, dst, payload)?),
+        Proto::Diag => match DiagDirection::guess(src, dst, payload) {
+            Some(DiagDirection::Request) => Detail::DiagRequest(DiagRequest::new_checked(payload)?),
+            _ => Detail::DiagReply(DiagReply::new_checked(payload)?),
+        },
         Proto::Spx => {
             let s = SpxPacket::new_checked(payload)?;
             let hlen = s.header_len();
@@ -188,4 +194,17 @@ pub fn dissect_msl(bytes: &[u8]) -> Result<Detail<'_>, WireError> {
         authenticated: f.is_authenticated(),
         payload: &bytes[hlen..end],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dissection_stays_small_enough_to_return_by_value() {
+        // Every frame's result is moved out of `dissect`; large inline lists (diagnostics
+        // replies can list 16 × 16 networks) are read through views instead.
+        let size = core::mem::size_of::<Dissection<'static>>();
+        assert!(size <= 640, "Dissection grew to {size} bytes");
+    }
 }

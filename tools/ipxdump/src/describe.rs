@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use sft3::wire::diag::DiagMessage;
+use sft3::wire::diag::DiagReply;
 use sft3::wire::ethernet::Encap;
 use sft3::wire::msl::{parse_close, AckRepr, FrameType, HandshakeRepr, MslRepr};
 use sft3::wire::ncp::{function_name, NcpRepr};
@@ -20,7 +20,10 @@ pub fn summary(l: &mut String, d: &Detail<'_>, ipx: &IpxPacket<&[u8]>, verbose: 
     match d {
         Detail::Rip(r) => rip(l, r, verbose),
         Detail::Sap(s) => sap(l, s, verbose),
-        Detail::Diag(m) => diag(l, m),
+        Detail::DiagRequest(r) => {
+            let _ = write!(l, "configuration request, {} excluded", r.exclusion_count());
+        }
+        Detail::DiagReply(r) => diag_reply(l, r),
         Detail::Spx(s, data) => {
             let _ = write!(
                 l,
@@ -122,23 +125,19 @@ fn list<T>(
     }
 }
 
-fn diag(l: &mut String, m: &DiagMessage) {
-    match m {
-        DiagMessage::Request(r) => {
-            let _ = write!(l, "configuration request, {} excluded", r.exclusions.len());
-        }
-        DiagMessage::Reply(r) => {
-            let _ = write!(
-                l,
-                "configuration reply v{}.{} spx socket {}:",
-                r.major, r.minor, r.spx_socket
-            );
-            for c in &r.components {
-                let _ = write!(l, " {}", c.id);
-                if !c.networks.is_empty() {
-                    let _ = write!(l, "[{} nets]", c.networks.len());
-                }
-            }
+fn diag_reply(l: &mut String, r: &DiagReply<&[u8]>) {
+    let _ = write!(
+        l,
+        "configuration reply v{}.{} spx socket {}:",
+        r.major_version(),
+        r.minor_version(),
+        r.spx_socket()
+    );
+    for c in r.components() {
+        let _ = write!(l, " {}", c.id());
+        let nets = c.networks().count();
+        if nets > 0 {
+            let _ = write!(l, "[{nets} nets]");
         }
     }
 }
@@ -390,13 +389,13 @@ pub fn verbose_lines(l: &mut String, d: &Detail<'_>, verbose: u8) {
                 }
             }
         }
-        Detail::Diag(DiagMessage::Reply(r)) if verbose > 1 => {
-            for c in &r.components {
-                for n in &c.networks {
+        Detail::DiagReply(r) if verbose > 1 => {
+            for c in r.components() {
+                for n in c.networks() {
                     let _ = write!(
                         l,
                         "\n    {}: {} net {} node {}",
-                        c.id,
+                        c.id(),
                         n.net_type.0,
                         n.net,
                         n.node.hex()
@@ -404,8 +403,8 @@ pub fn verbose_lines(l: &mut String, d: &Detail<'_>, verbose: u8) {
                 }
             }
         }
-        Detail::Diag(DiagMessage::Request(r)) if verbose > 1 => {
-            for n in &r.exclusions {
+        Detail::DiagRequest(r) if verbose > 1 => {
+            for n in r.exclusions() {
                 let _ = write!(l, "\n    exclude {}", n.hex());
             }
         }

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use sft3::wire::diag::DiagMessage;
+use sft3::wire::diag::DiagReply;
 use sft3::wire::ipx::ChecksumStatus;
 use sft3::wire::msl::{parse_close, AckRepr, FrameType, HandshakeRepr, MslRepr};
 use sft3::wire::ncp::{function_name, NcpReply, NcpRepr, NcpRequest};
@@ -189,7 +189,15 @@ fn detail(l: &mut String, d: &Detail<'_>) {
             }
             l.push_str("]}");
         }
-        Detail::Diag(m) => diag(l, m),
+        Detail::DiagRequest(r) => {
+            l.push_str("{\"op\":\"request\",\"exclusions\":[");
+            for (i, n) in r.exclusions().enumerate() {
+                comma(l, i);
+                let _ = write!(l, "\"{}\"", n.hex());
+            }
+            l.push_str("]}");
+        }
+        Detail::DiagReply(r) => diag_reply(l, r),
         Detail::Spx(s, data) => {
             let _ = write!(
                 l,
@@ -307,42 +315,32 @@ fn comma(l: &mut String, i: usize) {
     }
 }
 
-fn diag(l: &mut String, m: &DiagMessage) {
-    match m {
-        DiagMessage::Request(r) => {
-            l.push_str("{\"op\":\"request\",\"exclusions\":[");
-            for (i, n) in r.exclusions.iter().enumerate() {
-                comma(l, i);
-                let _ = write!(l, "\"{}\"", n.hex());
-            }
-            l.push_str("]}");
-        }
-        DiagMessage::Reply(r) => {
+fn diag_reply(l: &mut String, r: &DiagReply<&[u8]>) {
+    let _ = write!(
+        l,
+        "{{\"op\":\"reply\",\"major\":{},\"minor\":{},\"spx_socket\":{},\"components\":[",
+        r.major_version(),
+        r.minor_version(),
+        r.spx_socket().0
+    );
+    for (i, c) in r.components().enumerate() {
+        comma(l, i);
+        let _ = write!(l, "{{\"id\":{},\"name\":", c.id().0);
+        opt_name(l, c.id().name());
+        l.push_str(",\"networks\":[");
+        for (j, n) in c.networks().enumerate() {
+            comma(l, j);
             let _ = write!(
                 l,
-                "{{\"op\":\"reply\",\"major\":{},\"minor\":{},\"spx_socket\":{},\"components\":[",
-                r.major, r.minor, r.spx_socket.0
+                "{{\"type\":{},\"net\":\"{}\",\"node\":\"{}\"}}",
+                n.net_type.0,
+                n.net,
+                n.node.hex()
             );
-            for (i, c) in r.components.iter().enumerate() {
-                comma(l, i);
-                let _ = write!(l, "{{\"id\":{},\"name\":", c.id.0);
-                opt_name(l, c.id.name());
-                l.push_str(",\"networks\":[");
-                for (j, n) in c.networks.iter().enumerate() {
-                    comma(l, j);
-                    let _ = write!(
-                        l,
-                        "{{\"type\":{},\"net\":\"{}\",\"node\":\"{}\"}}",
-                        n.net_type.0,
-                        n.net,
-                        n.node.hex()
-                    );
-                }
-                l.push_str("]}");
-            }
-            l.push_str("]}");
         }
+        l.push_str("]}");
     }
+    l.push_str("]}");
 }
 
 fn request(l: &mut String, kind: &str, r: &NcpRequest) {
