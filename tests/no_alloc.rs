@@ -59,5 +59,10 @@ fn dissecting_every_captured_frame_allocates_nothing() {
     }
     let after = ALLOCS.load(Ordering::Relaxed);
     assert!(decoded > 17_000);
-    assert_eq!(after - before, 0, "dissect allocated {} times", after - before);
+    assert_eq!(
+        after - before,
+        0,
+        "dissect allocated {} times",
+        after - before
+    );
 }

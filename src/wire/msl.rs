@@ -31,9 +31,9 @@
 use core::fmt;
 
 use super::addr::MacAddr;
+use super::auth::{auth_tag, tag_matches, AuthKey, TAG_LEN};
 use super::error::{need, room, Result, WireError};
 use super::ethernet::{Encap, EthernetFrame, EthernetRepr, VlanTag};
-use super::auth::{auth_tag, tag_matches, AuthKey, TAG_LEN};
 
 mod ack;
 mod handshake;

@@ -44,8 +44,8 @@ use super::ipx::{Checksum, IpxRepr, PacketType};
 
 mod fields;
 
-pub use super::auth::{auth_tag, AuthKey, TAG_LEN};
 use super::auth::tag_matches;
+pub use super::auth::{auth_tag, AuthKey, TAG_LEN};
 pub use fields::{
     name_field, trim_name, AdapterFlags, AdapterHealth, MirrorState, MslLinkState, NameDisplay,
     Role, StateFlags,
