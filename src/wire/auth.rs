@@ -4,6 +4,8 @@
 //! share the key without domain separation: their first bytes (magic `SFT3` vs MSL version 1)
 //! are under the tag, so one can never pass for the other.
 
+use super::error::{Result, WireError};
+
 /// Length of a truncated BLAKE3 tag (state packets and MSL frames).
 pub const TAG_LEN: usize = 16;
 
@@ -26,4 +28,27 @@ pub(crate) fn tag_matches(carried: &[u8], expected: &[u8; TAG_LEN]) -> bool {
             .zip(expected)
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0
+}
+
+/// The receive path shared by the tagged formats: structure first, then `verify`. With a key,
+/// a structural error reads as an authentication failure, since the length fields of bytes
+/// that do not authenticate are only claims and a forgery must read as a forgery.
+pub(crate) fn verified<V>(
+    checked: Result<V>,
+    key: Option<&AuthKey>,
+    what: &'static str,
+    verify: impl FnOnce(&V, Option<&AuthKey>) -> Result<()>,
+) -> Result<V> {
+    let v = match (checked, key) {
+        (Ok(v), _) => v,
+        (Err(e), None) => return Err(e),
+        (Err(_), Some(_)) => {
+            return Err(WireError::BadAuth {
+                what,
+                reason: "malformed, so it does not authenticate",
+            })
+        }
+    };
+    verify(&v, key)?;
+    Ok(v)
 }

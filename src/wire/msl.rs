@@ -31,7 +31,7 @@
 use core::fmt;
 
 use super::addr::MacAddr;
-use super::auth::{auth_tag, tag_matches, AuthKey, TAG_LEN};
+use super::auth::{auth_tag, tag_matches, verified, AuthKey, TAG_LEN};
 use super::error::{need, room, Result, WireError};
 use super::ethernet::{Encap, EthernetFrame, EthernetRepr, VlanTag};
 
@@ -265,18 +265,7 @@ impl<T: AsRef<[u8]>> MslFrame<T> {
     /// only claims, and a forged frame must read as forged.
     pub fn new_verified(buffer: T, key: Option<&AuthKey>) -> Result<Self> {
         check_version(buffer.as_ref())?;
-        let f = match (Self::new_checked(buffer), key) {
-            (Ok(f), _) => f,
-            (Err(e), None) => return Err(e),
-            (Err(_), Some(_)) => {
-                return Err(WireError::BadAuth {
-                    what: "MSL frame",
-                    reason: "malformed frame does not authenticate",
-                })
-            }
-        };
-        f.verify(key)?;
-        Ok(f)
+        verified(Self::new_checked(buffer), key, "MSL frame", Self::verify)
     }
 
     /// Checks the integrity trailer. Without a key: the CRC32C must match and a tagged frame

@@ -44,8 +44,8 @@ use super::ipx::{Checksum, IpxRepr, PacketType};
 
 mod fields;
 
-use super::auth::tag_matches;
 pub use super::auth::{auth_tag, AuthKey, TAG_LEN};
+use super::auth::{tag_matches, verified};
 pub use fields::{
     name_field, trim_name, AdapterFlags, AdapterHealth, MirrorState, MslLinkState, NameDisplay,
     Role, StateFlags,
@@ -187,18 +187,7 @@ impl<T: AsRef<[u8]>> StatePacket<T> {
     /// claim, and a forged packet must read as forged.
     pub fn new_verified(buffer: T, key: Option<&AuthKey>) -> Result<Self> {
         check_magic_version(buffer.as_ref())?;
-        let p = match (Self::new_checked(buffer), key) {
-            (Ok(p), _) => p,
-            (Err(e), None) => return Err(e),
-            (Err(_), Some(_)) => {
-                return Err(WireError::BadAuth {
-                    what: "state packet",
-                    reason: "malformed packet does not authenticate",
-                })
-            }
-        };
-        p.verify(key)?;
-        Ok(p)
+        verified(Self::new_checked(buffer), key, "state packet", Self::verify)
     }
 
     /// Checks the trailer against `key`. With a key the packet must carry a matching tag; an
