@@ -6,10 +6,13 @@
 //!   the server-state packet, MSL frames). Pure parse/emit, no I/O, no allocation on parse.
 //! * [`capture`]: pcap and pcapng files (read and write), the way frames are recorded and
 //!   replayed.
-//! * [`link`]: moving frames: raw `AF_PACKET` sockets (the only place with `unsafe` code).
+//! * [`link`]: moving frames: raw `AF_PACKET` sockets (with `lab`, the only places with
+//!   `unsafe` code), pcap record/replay, simulated wires.
+//! * [`lab`]: network namespaces as test hosts (`sft3 lab`).
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 pub mod capture;
+pub mod lab;
 pub mod link;
 pub mod wire;

@@ -8,41 +8,10 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, SystemTime};
 
-use thiserror::Error;
+use super::error::LinkError;
 
 /// `ETH_P_ALL`: every protocol.
 pub const ETH_P_ALL: u16 = 0x0003;
-
-/// Why a link could not be opened or used.
-#[derive(Debug, Error)]
-pub enum LinkError {
-    /// The process lacks a capability the operation needs.
-    #[error(
-        "{op} needs {cap}: run as root, or grant it with \
-         `sudo setcap cap_net_raw,cap_net_admin+ep {exe}` \
-         (under systemd: AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN)"
-    )]
-    NeedCapability {
-        /// What was attempted.
-        op: String,
-        /// The capability missing (e.g. `CAP_NET_RAW`).
-        cap: &'static str,
-        /// The executable to grant it to.
-        exe: String,
-    },
-    /// No interface has that name.
-    #[error("no network interface named `{0}` (see `ip link`)")]
-    NoSuchInterface(String),
-    /// Any other system call failure.
-    #[error("{op}: {source}")]
-    Io {
-        /// What was attempted.
-        op: String,
-        /// The OS error.
-        #[source]
-        source: io::Error,
-    },
-}
 
 fn exe_name() -> String {
     std::env::current_exe()

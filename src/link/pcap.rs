@@ -1,0 +1,1 @@
+//! pcap recording around a link, and replay as a link (in progress).

@@ -1,0 +1,1 @@
+//! A raw AF_PACKET link (in progress).

@@ -1,0 +1,1 @@
+//! Simulated links on virtual time (in progress).
