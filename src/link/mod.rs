@@ -12,7 +12,7 @@
 //! | [`afpacket`] | a raw `AF_PACKET` socket on one interface |
 //! | [`error`] | [`LinkError`], which names a missing capability and the fix |
 //! | [`raw`] | [`Link`] over `AF_PACKET`: BPF filters, batching, link state (in progress) |
-//! | [`pcap`] | a recorder around any link, and a replayer that is a link (in progress) |
+//! | [`pcap`] | a recorder around any link, and a replayer that is a link |
 //! | [`sim`] | simulated adapters and wires on virtual time with seeded faults (in progress) |
 
 pub mod afpacket;
@@ -23,6 +23,7 @@ pub mod sim;
 
 pub use afpacket::{PacketSocket, RecvMeta, SocketOptions};
 pub use error::LinkError;
+pub use pcap::{Pacing, Recorder, Replayer};
 
 use crate::capture::Timestamp;
 use crate::wire::MacAddr;
