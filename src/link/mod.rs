@@ -13,7 +13,7 @@
 //! | [`error`] | [`LinkError`], which names a missing capability and the fix |
 //! | [`raw`] | [`Link`] over `AF_PACKET`: BPF filters, batching, link state (in progress) |
 //! | [`pcap`] | a recorder around any link, and a replayer that is a link |
-//! | [`sim`] | simulated adapters and wires on virtual time with seeded faults (in progress) |
+//! | [`sim`] | simulated adapters, wires and segments on virtual time with seeded faults |
 
 pub mod afpacket;
 pub mod error;
