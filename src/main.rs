@@ -1,24 +1,38 @@
-//! The `sft3` command. Later issues add `run`, `status`, `ctl`, `lab`, `client` and `sim`.
+//! The `sft3` command. Later issues add `run`, `status`, `ctl`, `client` and `sim`: each is
+//! one more variant of [`Command`] whose arguments and code live in the library.
 
-use anyhow::{bail, Result};
+use clap::{Parser, Subcommand};
 
-fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        None | Some("-h") | Some("--help") => {
-            println!(
-                "sft3 {}: NetWare SFT III server mirroring over raw IPX",
-                env!("CARGO_PKG_VERSION")
-            );
-            println!("usage: sft3 version");
-            println!("(the daemon, status, ctl and lab commands arrive with later issues;");
-            println!(" inspect traffic with `ipxdump`)");
-            Ok(())
-        }
-        Some("version") | Some("--version") | Some("-V") => {
+/// NetWare SFT III server mirroring over raw IPX (inspect traffic with `ipxdump`).
+#[derive(Parser, Debug)]
+#[command(name = "sft3", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the version.
+    Version,
+    /// Network namespaces on this host as test servers and clients.
+    Lab(sft3::lab::cli::LabArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.cmd {
+        Command::Version => {
             println!("sft3 {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
+            0
         }
-        Some(other) => bail!("unknown command `{other}` (try `sft3 --help`)"),
-    }
+        Command::Lab(args) => match sft3::lab::cli::run(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("sft3: {e:#}");
+                1
+            }
+        },
+    };
+    std::process::exit(code);
 }
