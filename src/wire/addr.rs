@@ -40,6 +40,10 @@ fn parse_hex(part: &'static str, s: &str, max_digits: usize) -> Result<u64, Addr
     if t.len() > max_digits {
         return Err(perr(part, s, "too many hex digits"));
     }
+    // from_str_radix alone would also take a leading `+`.
+    if !t.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Err(perr(part, s, "not hexadecimal"));
+    }
     u64::from_str_radix(t, 16).map_err(|_| perr(part, s, "not hexadecimal"))
 }
 
@@ -153,7 +157,8 @@ impl FromStr for MacAddr {
     /// Accepts `00a0c9123456`, `00:a0:c9:12:34:56` and `00-a0-c9-12-34-56`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let digits: String = s.chars().filter(|c| *c != ':' && *c != '-').collect();
-        if digits.len() != 12 {
+        // No `0x` here: it would pass as two of the twelve digits ("0x00a0c9123456" is 14).
+        if digits.len() != 12 || !digits.bytes().all(|c| c.is_ascii_hexdigit()) {
             return Err(perr("node", s, "expected 12 hex digits"));
         }
         let v = parse_hex("node", &digits, 12)?;
@@ -351,6 +356,21 @@ mod tests {
         let e = "1:00a0c9123456:zz".parse::<IpxAddr>().unwrap_err();
         assert_eq!(e.part, "socket");
         assert!("nonsense".parse::<IpxAddr>().is_err());
+    }
+
+    #[test]
+    fn only_hex_digits_are_digits() {
+        // Found by the `addr` fuzz target: a `0X` prefix counted as two of a node's 12 digits.
+        assert!("0XFFFFa0-cFFF".parse::<MacAddr>().is_err());
+        assert!("0x00a0c91234".parse::<MacAddr>().is_err());
+        assert!("0000abcd:0x00a0c91234:0451".parse::<IpxAddr>().is_err());
+        // u64::from_str_radix takes a leading `+`; addresses do not.
+        assert!("+451".parse::<Socket>().is_err());
+        assert!("0x+451".parse::<Socket>().is_err());
+        assert!("+abcd".parse::<Net>().is_err());
+        assert!("+0a0c9123456".parse::<MacAddr>().is_err());
+        assert_eq!("0x451".parse::<Socket>(), Ok(Socket::NCP));
+        assert_eq!("0XABCD".parse::<Net>(), Ok(Net(0xabcd)));
     }
 
     #[test]

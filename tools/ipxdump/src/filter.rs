@@ -74,6 +74,14 @@ enum Expr {
 #[derive(Clone, Debug)]
 pub struct Filter(Expr);
 
+/// Most tokens in an expression. Parsing, `matches` and dropping a filter recurse once per
+/// operator, so an unbounded expression could overflow the stack (ipxdump aborted on 400 000
+/// `&&`s spread over its arguments).
+const MAX_TOKENS: usize = 4096;
+/// Most `(` and `not` nested inside one another (the parser recurses three calls per level;
+/// 30 000 `(` overflowed the main thread's stack).
+const MAX_DEPTH: usize = 64;
+
 const PROTOS: [&str; 9] = [
     "rip", "sap", "ncp", "spx", "netbios", "diag", "state", "msl", "data",
 ];
@@ -85,7 +93,17 @@ impl Filter {
         if tokens.is_empty() {
             return Ok(None);
         }
-        let mut p = Parser { tokens, pos: 0 };
+        if tokens.len() > MAX_TOKENS {
+            return Err(FilterError(format!(
+                "expression too long: {} tokens (at most {MAX_TOKENS})",
+                tokens.len()
+            )));
+        }
+        let mut p = Parser {
+            tokens,
+            pos: 0,
+            depth: 0,
+        };
         let e = p.or()?;
         if let Some(t) = p.peek() {
             return Err(FilterError(format!(
@@ -170,6 +188,8 @@ fn flush(cur: &mut String, out: &mut Vec<String>) {
 struct Parser {
     tokens: Vec<String>,
     pos: usize,
+    /// `(` and `not` open around the current position.
+    depth: usize,
 }
 
 impl Parser {
@@ -207,19 +227,30 @@ impl Parser {
 
     fn unary(&mut self) -> Result<Expr, FilterError> {
         match self.peek() {
-            Some("not") | Some("!") => {
-                self.pos += 1;
-                Ok(Expr::Not(Box::new(self.unary()?)))
-            }
-            Some("(") => {
-                self.pos += 1;
-                let e = self.or()?;
-                match self.next("`)`")?.as_str() {
-                    ")" => Ok(e),
-                    t => Err(FilterError(format!("expected `)`, found `{t}`"))),
+            Some("not") | Some("!") | Some("(") => {
+                if self.depth == MAX_DEPTH {
+                    return Err(FilterError(format!(
+                        "expression nested more than {MAX_DEPTH} deep"
+                    )));
                 }
+                self.depth += 1;
+                let e = self.nested();
+                self.depth -= 1;
+                e
             }
             _ => self.primitive(),
+        }
+    }
+
+    /// A negation or a parenthesised expression (the caller counted the level).
+    fn nested(&mut self) -> Result<Expr, FilterError> {
+        if self.next("`(` or `not`")? != "(" {
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        let e = self.or()?;
+        match self.next("`)`")?.as_str() {
+            ")" => Ok(e),
+            t => Err(FilterError(format!("expected `)`, found `{t}`"))),
         }
     }
 
@@ -369,5 +400,32 @@ mod tests {
         assert!(e.to_string().contains("network"), "{e}");
         assert!(Filter::parse("sap rip").is_err());
         assert!(Filter::parse("   ").unwrap().is_none());
+    }
+
+    #[test]
+    fn nesting_and_length_are_bounded() {
+        // 30 000 `(` (or `!`) overflowed the stack in the parser; 400 000 `&&` overflowed it
+        // in `matches` and drop. Both now are errors, well inside the limits the stack allows.
+        let deep = |open: &str, n: usize| format!("{}ipx{}", open.repeat(n), ")".repeat(n));
+        assert!(Filter::parse(&deep("(", MAX_DEPTH)).unwrap().is_some());
+        let e = Filter::parse(&deep("(", MAX_DEPTH + 1)).unwrap_err();
+        assert!(e.to_string().contains("nested"), "{e}");
+        assert!(Filter::parse(&"(".repeat(30_000)).is_err());
+        assert!(Filter::parse(&format!("{}ipx", "!".repeat(MAX_DEPTH))).is_ok());
+        assert!(Filter::parse(&format!("{}ipx", "not ".repeat(MAX_DEPTH + 1))).is_err());
+        let chain = |n: usize| format!("{}ipx", "ipx && ".repeat(n));
+        let f = Filter::parse(&chain((MAX_TOKENS - 1) / 2))
+            .unwrap()
+            .unwrap();
+        assert!(f.matches(&Facts {
+            ipx: Some(IpxFacts {
+                packet_type: PacketType(0),
+                src: IpxAddr::default(),
+                dst: IpxAddr::default(),
+            }),
+            ..Facts::default()
+        }));
+        let e = Filter::parse(&chain(MAX_TOKENS / 2)).unwrap_err();
+        assert!(e.to_string().contains("too long"), "{e}");
     }
 }
