@@ -52,4 +52,3 @@ pub enum LinkError {
         source: io::Error,
     },
 }
-

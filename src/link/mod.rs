@@ -11,7 +11,7 @@
 //! |---|---|
 //! | [`afpacket`] | a raw `AF_PACKET` socket on one interface |
 //! | [`error`] | [`LinkError`], which names a missing capability and the fix |
-//! | [`raw`] | [`Link`] over `AF_PACKET`: BPF filters, batching, link state (in progress) |
+//! | [`raw`] | [`Link`] over `AF_PACKET`: BPF filters, batching, link state, tokio readiness, dropping capabilities |
 //! | [`pcap`] | a recorder around any link, and a replayer that is a link |
 //! | [`sim`] | simulated adapters, wires and segments on virtual time with seeded faults |
 
@@ -24,6 +24,7 @@ pub mod sim;
 pub use afpacket::{PacketSocket, RecvMeta, SocketOptions};
 pub use error::LinkError;
 pub use pcap::{Pacing, Recorder, Replayer};
+pub use raw::{AsyncRawLink, LinkKind, RawLink};
 
 use crate::capture::Timestamp;
 use crate::wire::MacAddr;

@@ -69,6 +69,8 @@ impl Source {
             ..SocketOptions::default()
         };
         let sock = PacketSocket::open(iface, &opts)?;
+        // The socket is open: no capability is needed from here on.
+        sft3::link::raw::drop_capabilities().context("dropping capabilities")?;
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe {
             libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
