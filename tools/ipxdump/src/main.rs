@@ -101,6 +101,7 @@ fn run() -> Result<()> {
         Some(p) => Some(source::PcapOut::create(p)?),
         None => None,
     };
+    source.start()?;
     let print = writer.is_none() || args.print;
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());

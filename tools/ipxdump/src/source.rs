@@ -69,14 +69,11 @@ impl Source {
             ..SocketOptions::default()
         };
         let sock = PacketSocket::open(iface, &opts)?;
-        // The socket is open: no capability is needed from here on.
-        sft3::link::raw::drop_capabilities().context("dropping capabilities")?;
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe {
             libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
             libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
         }
-        eprintln!("ipxdump: listening on {iface}, Ctrl-C to stop");
         Ok(Source::Live {
             sock,
             buf: vec![0u8; 65_536],
@@ -112,6 +109,16 @@ impl Source {
                 }
             },
         }
+    }
+
+    /// Drops every capability once the socket and any `-w` file are open (they need
+    /// CAP_NET_RAW, and root's CAP_DAC_OVERRIDE for the file), then says it is listening.
+    pub fn start(&self) -> Result<()> {
+        if let Source::Live { iface, .. } = self {
+            sft3::link::raw::drop_capabilities().context("dropping capabilities")?;
+            eprintln!("ipxdump: listening on {iface}, Ctrl-C to stop");
+        }
+        Ok(())
     }
 
     /// Says on stderr how many frames were seen, for live captures (as tcpdump does).
