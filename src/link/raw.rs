@@ -19,6 +19,7 @@
 pub mod bpf;
 pub mod caps;
 pub mod state;
+pub mod watch;
 
 mod asyncfd;
 mod mmsg;
@@ -32,6 +33,7 @@ use socket2::{Domain, Socket, Type};
 pub use asyncfd::AsyncRawLink;
 pub use caps::{drop_capabilities, effective_capabilities};
 pub use state::status_from_sysfs;
+pub use watch::{AsyncLinkWatcher, LinkEvent, LinkWatcher};
 
 use super::{check_size, AdapterInfo, Link, LinkError, LinkStatus, RxMeta};
 use crate::wire::MacAddr;
