@@ -9,26 +9,13 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, SystemTime};
 
 use super::error::LinkError;
+use super::sys::{cap_err, setsockopt};
 
 /// `ETH_P_ALL`: every protocol.
 pub const ETH_P_ALL: u16 = 0x0003;
 
-fn exe_name() -> String {
-    std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "<binary>".into())
-}
-
-fn os_err(op: String, cap: &'static str) -> LinkError {
-    let e = io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::EPERM) | Some(libc::EACCES) => LinkError::NeedCapability {
-            op,
-            cap,
-            exe: exe_name(),
-        },
-        _ => LinkError::Io { op, source: e },
-    }
+fn os_err_now(op: String, cap: &'static str) -> LinkError {
+    cap_err(op, cap, io::Error::last_os_error())
 }
 
 /// How to open a [`PacketSocket`].
@@ -84,24 +71,6 @@ fn sockaddr_ll(protocol: u16, ifindex: i32) -> libc::sockaddr_ll {
     sll
 }
 
-fn setsockopt<T>(fd: i32, level: i32, name: i32, val: &T) -> io::Result<()> {
-    // SAFETY: `val` points to a live T of the size passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            val as *const T as *const libc::c_void,
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 impl PacketSocket {
     /// Opens a raw socket on interface `ifname`.
     pub fn open(ifname: &str, opts: &SocketOptions) -> Result<PacketSocket, LinkError> {
@@ -120,7 +89,7 @@ impl PacketSocket {
             )
         };
         if raw < 0 {
-            return Err(os_err(
+            return Err(os_err_now(
                 format!("opening a raw packet socket on {ifname}"),
                 "CAP_NET_RAW",
             ));
@@ -138,7 +107,7 @@ impl PacketSocket {
             )
         };
         if rc != 0 {
-            return Err(os_err(format!("binding to {ifname}"), "CAP_NET_RAW"));
+            return Err(os_err_now(format!("binding to {ifname}"), "CAP_NET_RAW"));
         }
         let fd = sock.fd.as_raw_fd();
         if opts.ignore_outgoing {
@@ -151,8 +120,9 @@ impl PacketSocket {
             let mut mreq: libc::packet_mreq = unsafe { std::mem::zeroed() };
             mreq.mr_ifindex = ifindex;
             mreq.mr_type = libc::PACKET_MR_PROMISC as u16;
-            setsockopt(fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq)
-                .map_err(|_| os_err(format!("promiscuous mode on {ifname}"), "CAP_NET_ADMIN"))?;
+            setsockopt(fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq).map_err(|_| {
+                os_err_now(format!("promiscuous mode on {ifname}"), "CAP_NET_ADMIN")
+            })?;
         }
         if let Some(t) = opts.read_timeout {
             let tv = libc::timeval {

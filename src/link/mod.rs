@@ -20,6 +20,7 @@ pub mod error;
 pub mod pcap;
 pub mod raw;
 pub mod sim;
+mod sys;
 
 pub use afpacket::{PacketSocket, RecvMeta, SocketOptions};
 pub use error::LinkError;
@@ -72,6 +73,20 @@ pub enum OperState {
 }
 
 impl OperState {
+    /// The state for an RFC 2863 `ifOperStatus` value, as rtnetlink's `IFLA_OPERSTATE`
+    /// carries it.
+    pub fn from_rfc2863(v: u8) -> OperState {
+        match v {
+            1 => OperState::NotPresent,
+            2 => OperState::Down,
+            3 => OperState::LowerLayerDown,
+            4 => OperState::Testing,
+            5 => OperState::Dormant,
+            6 => OperState::Up,
+            _ => OperState::Unknown,
+        }
+    }
+
     /// Parses the kernel's words (`/sys/class/net/IF/operstate`).
     pub fn from_kernel(s: &str) -> OperState {
         match s.trim() {

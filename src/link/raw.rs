@@ -11,6 +11,7 @@
 //! | batching | [`Link::send_batch`] with `sendmmsg`, [`RawLink::recv_batch`] with `recvmmsg` |
 //! | info | index, MAC (`SIOCGIFHWADDR`) and MTU (`SIOCGIFMTU`) from the kernel |
 //! | status | polled over rtnetlink (`RTM_GETLINK`), see [`state`] |
+//! | events | carrier/operstate changes as they happen: [`watch::LinkWatcher`] (`RTMGRP_LINK`) |
 //! | tokio | [`AsyncRawLink`]: readiness through `AsyncFd` |
 //!
 //! Opening needs `CAP_NET_RAW`: without it the error names the capability and the fix. Once
@@ -35,6 +36,7 @@ pub use caps::{drop_capabilities, effective_capabilities};
 pub use state::status_from_sysfs;
 pub use watch::{AsyncLinkWatcher, LinkEvent, LinkWatcher};
 
+use super::sys::{cap_err, io_err, setsockopt};
 use super::{check_size, AdapterInfo, Link, LinkError, LinkStatus, RxMeta};
 use crate::wire::MacAddr;
 
@@ -86,47 +88,6 @@ pub struct RawLink {
     info: AdapterInfo,
     kind: LinkKind,
     netlink: state::Netlink,
-}
-
-fn exe_name() -> String {
-    std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "<binary>".into())
-}
-
-/// Maps a failed call to [`LinkError::NeedCapability`] on EPERM/EACCES, else `Io`.
-fn cap_err(op: String, cap: &'static str, e: io::Error) -> LinkError {
-    match e.raw_os_error() {
-        Some(libc::EPERM) | Some(libc::EACCES) => LinkError::NeedCapability {
-            op,
-            cap,
-            exe: exe_name(),
-        },
-        _ => LinkError::Io { op, source: e },
-    }
-}
-
-fn io_err(op: impl Into<String>) -> impl FnOnce(io::Error) -> LinkError {
-    let op = op.into();
-    move |source| LinkError::Io { op, source }
-}
-
-fn setsockopt<T>(fd: RawFd, level: i32, name: i32, val: &T) -> io::Result<()> {
-    // SAFETY: `val` points to a live T of the size passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            val as *const T as *const libc::c_void,
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 /// An `ifreq` naming `ifname`, for the `SIOCGIF*` ioctls.

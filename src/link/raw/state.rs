@@ -8,9 +8,9 @@
 //! The answer is one `RTM_NEWLINK` whose attributes include `IFLA_OPERSTATE` (u8, RFC 2863
 //! value) and `IFLA_CARRIER` (u8). A netlink socket belongs to the network namespace it was
 //! opened in, so the answer is right even for a thread that `setns`-ed into a namespace,
-//! where `/sys/class/net` still shows the namespace that mounted sysfs. Status is polled
-//! (one request per [`Link::status`](crate::link::Link::status) call); there is no event
-//! watcher.
+//! where `/sys/class/net` still shows the namespace that mounted sysfs. [`Link::status`]
+//! (crate::link::Link::status) polls (one request per call); [`super::watch`] delivers the
+//! changes as events.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -160,26 +160,13 @@ fn parse_link(mut attrs: &[u8]) -> LinkStatus {
         }
         let val = attrs.get(4).copied().unwrap_or(0);
         match ty {
-            IFLA_OPERSTATE => st.oper = oper_from_rfc2863(val),
+            IFLA_OPERSTATE => st.oper = OperState::from_rfc2863(val),
             IFLA_CARRIER => st.carrier = val != 0,
             _ => {}
         }
         attrs = attrs.get(align4(len)..).unwrap_or(&[]);
     }
     st
-}
-
-/// The kernel's `IF_OPER_*` numbers (RFC 2863 order).
-fn oper_from_rfc2863(v: u8) -> OperState {
-    match v {
-        1 => OperState::NotPresent,
-        2 => OperState::Down,
-        3 => OperState::LowerLayerDown,
-        4 => OperState::Testing,
-        5 => OperState::Dormant,
-        6 => OperState::Up,
-        _ => OperState::Unknown,
-    }
 }
 
 /// Carrier and operstate from `/sys/class/net/IF/{carrier,operstate}`. Reading `carrier`

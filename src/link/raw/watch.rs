@@ -32,6 +32,7 @@ use thiserror::Error;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
+use crate::link::sys::io_err;
 use crate::link::{LinkError, LinkStatus, OperState};
 
 const NLMSG_HDR: usize = 16;
@@ -312,7 +313,9 @@ fn parse_link(msg: &[u8], removed: bool) -> Result<LinkEvent, NetlinkError> {
             }
             IFLA_MTU => ev.mtu = Some(u32_at(payload, 0).ok_or_else(|| short(4))?),
             IFLA_OPERSTATE => {
-                ev.oper = Some(oper_from_rfc2863(*payload.first().ok_or_else(|| short(1))?));
+                ev.oper = Some(OperState::from_rfc2863(
+                    *payload.first().ok_or_else(|| short(1))?,
+                ));
             }
             IFLA_CARRIER => ev.carrier = Some(*payload.first().ok_or_else(|| short(1))? != 0),
             _ => {}
@@ -320,26 +323,6 @@ fn parse_link(msg: &[u8], removed: bool) -> Result<LinkEvent, NetlinkError> {
         attrs = attrs.get(align4(ulen)..).unwrap_or(&[]);
     }
     Ok(ev)
-}
-
-/// The kernel's `IF_OPER_*` numbers (RFC 2863 order).
-fn oper_from_rfc2863(v: u8) -> OperState {
-    match v {
-        1 => OperState::NotPresent,
-        2 => OperState::Down,
-        3 => OperState::LowerLayerDown,
-        4 => OperState::Testing,
-        5 => OperState::Dormant,
-        6 => OperState::Up,
-        _ => OperState::Unknown,
-    }
-}
-
-fn io_err(op: &'static str) -> impl FnOnce(io::Error) -> LinkError {
-    move |source| LinkError::Io {
-        op: op.into(),
-        source,
-    }
 }
 
 fn parse_err(e: NetlinkError) -> LinkError {
