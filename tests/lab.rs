@@ -9,34 +9,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sft3::lab::cmd::in_netns;
+use sft3::lab::testing::{privileged, unique_prefix};
 use sft3::lab::{Fault, FaultAction, ForwardSpec, Lab, LabConfig, Node};
 use sft3::link::{OperState, PacketSocket, SocketOptions};
 use sft3::wire::MacAddr;
-
-fn privileged(test: &str) -> bool {
-    if sft3::lab::cmd::privileged() {
-        return true;
-    }
-    if std::env::var("SFT3_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
-        panic!("{test} needs root (network namespaces) and SFT3_REQUIRE_PRIVILEGED=1");
-    }
-    eprintln!("skipping {test}: needs root for network namespaces");
-    false
-}
-
-fn prefix(tag: char) -> String {
-    let mut pid = std::process::id();
-    let mut digits = Vec::new();
-    loop {
-        digits.push(char::from_digit(pid % 36, 36).unwrap());
-        pid /= 36;
-        if pid == 0 {
-            break;
-        }
-    }
-    digits.reverse();
-    format!("{tag}{}-", digits.into_iter().collect::<String>())
-}
 
 /// A lab torn down on drop, even when the test fails.
 struct TestLab(Lab);
@@ -44,7 +20,7 @@ struct TestLab(Lab);
 impl TestLab {
     fn new(tag: char) -> TestLab {
         let cfg = LabConfig {
-            prefix: prefix(tag),
+            prefix: unique_prefix(tag),
             lan_adapters: 2,
             clients: 2,
             ..LabConfig::default()

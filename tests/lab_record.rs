@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use sft3::lab::testing::{privileged, unique_prefix};
 use sft3::lab::{Lab, LabConfig, Node};
 use sft3::link::pcap::{Pacing, Recorder, Replayer};
 use sft3::link::raw::{LinkKind, RawLink};
@@ -29,32 +30,6 @@ const VARIANTS: u64 = 3;
 /// Liveness bound for one frame to arrive (not a timing target).
 const WAIT: Duration = Duration::from_secs(10);
 
-fn privileged(test: &str) -> bool {
-    if sft3::lab::cmd::privileged() {
-        return true;
-    }
-    if std::env::var("SFT3_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
-        panic!("{test} needs root (network namespaces) and SFT3_REQUIRE_PRIVILEGED=1");
-    }
-    eprintln!("skipping {test}: needs root for network namespaces and raw sockets");
-    false
-}
-
-/// `tag`, the PID in base 36, `-`.
-fn prefix(tag: char) -> String {
-    let mut pid = std::process::id();
-    let mut digits = Vec::new();
-    loop {
-        digits.push(char::from_digit(pid % 36, 36).unwrap());
-        pid /= 36;
-        if pid == 0 {
-            break;
-        }
-    }
-    digits.reverse();
-    format!("{tag}{}-", digits.into_iter().collect::<String>())
-}
-
 /// A lab and its recordings, removed on drop even when the test fails.
 struct TestLab {
     lab: Lab,
@@ -64,7 +39,7 @@ struct TestLab {
 impl TestLab {
     fn new(tag: char) -> TestLab {
         let cfg = LabConfig {
-            prefix: prefix(tag),
+            prefix: unique_prefix(tag),
             lan_adapters: 1,
             clients: 1,
             ..LabConfig::default()

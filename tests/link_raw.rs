@@ -4,12 +4,12 @@
 //! back, batches, link state and tokio readiness. The namespace tests need root; without it
 //! they say so and skip, unless SFT3_REQUIRE_PRIVILEGED=1 makes that a failure.
 
-use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use libc::sock_filter;
+use sft3::lab::testing::{privileged, VethPair};
 use sft3::link::raw::{bpf, AsyncRawLink, LinkKind, RawLink, RawOptions};
 use sft3::link::{Link, LinkError, OperState, RxMeta};
 use sft3::wire::samples::{samples, Kind, Sample, MAX_FRAME_LEN};
@@ -199,75 +199,9 @@ fn filters_reject_truncated_frames_without_reading_past_the_end() {
 // ---------------------------------------------------------------------------------------
 // Real sockets in a namespace.
 
-fn privileged(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    if std::env::var("SFT3_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
-        panic!("{test} needs root (network namespaces, raw sockets) and SFT3_REQUIRE_PRIVILEGED=1");
-    }
-    eprintln!("skipping {test}: needs root for network namespaces and raw sockets");
-    false
-}
-
-fn sh(args: &[&str]) {
-    let st = Command::new(args[0])
-        .args(&args[1..])
-        .status()
-        .expect(args[0]);
-    assert!(st.success(), "{args:?} failed");
-}
-
-/// A namespace with a veth pair `va` <-> `vb`, removed on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("sft3raw-{tag}-{}", std::process::id());
-        let _ = Command::new("ip")
-            .args(["netns", "del", &name])
-            .stderr(std::process::Stdio::null())
-            .status();
-        sh(&["ip", "netns", "add", &name]);
-        let ns = Netns(name);
-        ns.ip(&[
-            "link", "add", "name", "va", "type", "veth", "peer", "name", "vb",
-        ]);
-        ns.ip(&["link", "set", "va", "up"]);
-        ns.ip(&["link", "set", "vb", "up"]);
-        ns
-    }
-
-    fn ip(&self, args: &[&str]) {
-        let mut v = vec!["ip", "-n", &self.0];
-        v.extend_from_slice(args);
-        sh(&v);
-    }
-
-    /// Runs `f` on a thread inside the namespace (sockets opened there stay in it).
-    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let path = format!("/var/run/netns/{}", self.0);
-        std::thread::spawn(move || {
-            let fd = File::open(&path).expect("netns handle");
-            // SAFETY: fd is a valid namespace handle; only this thread changes namespace.
-            let rc = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .expect("namespace thread")
-    }
-
-    fn open(&self, ifname: &'static str, kind: LinkKind) -> RawLink {
-        self.run(move || RawLink::open(ifname, kind).expect("raw link"))
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
+/// Opens a raw link on a thread inside the pair's namespace.
+fn open(ns: &VethPair, ifname: &'static str, kind: LinkKind) -> RawLink {
+    ns.run(move || RawLink::open(ifname, kind).expect("raw link"))
 }
 
 /// Waits (up to 5 s, a liveness bound) for the next frame.

@@ -3,12 +3,10 @@
 //! seeing a veth pair go down, up and away. The namespace tests need root; without it they
 //! say so and skip, unless SFT3_REQUIRE_PRIVILEGED=1 makes that a failure.
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
+use sft3::lab::testing::{privileged, sh, VethPair};
 use sft3::link::raw::watch::{parse_link_messages, NetlinkError};
 use sft3::link::raw::{AsyncLinkWatcher, LinkEvent, LinkWatcher};
 use sft3::link::{LinkStatus, OperState};
@@ -369,71 +367,9 @@ proptest! {
 // ---------------------------------------------------------------------------------------
 // A real watcher in a namespace.
 
-fn privileged(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    if std::env::var("SFT3_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
-        panic!("{test} needs root (network namespaces) and SFT3_REQUIRE_PRIVILEGED=1");
-    }
-    eprintln!("skipping {test}: needs root for network namespaces");
-    false
-}
-
-fn sh(args: &[&str]) {
-    let st = Command::new(args[0])
-        .args(&args[1..])
-        .status()
-        .expect(args[0]);
-    assert!(st.success(), "{args:?} failed");
-}
-
-/// A namespace with a veth pair `va` <-> `vb`, both up, removed on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("sft3watch-{tag}-{}", std::process::id());
-        let _ = Command::new("ip")
-            .args(["netns", "del", &name])
-            .stderr(std::process::Stdio::null())
-            .status();
-        sh(&["ip", "netns", "add", &name]);
-        let ns = Netns(name);
-        ns.ip(&[
-            "link", "add", "name", "va", "type", "veth", "peer", "name", "vb",
-        ]);
-        ns.ip(&["link", "set", "va", "up"]);
-        ns.ip(&["link", "set", "vb", "up"]);
-        ns
-    }
-
-    fn ip(&self, args: &[&str]) {
-        let mut v = vec!["ip", "-n", &self.0];
-        v.extend_from_slice(args);
-        sh(&v);
-    }
-
-    /// Opens a watcher on a thread inside the namespace (the socket stays in it).
-    fn watcher(&self) -> LinkWatcher {
-        let path = format!("/var/run/netns/{}", self.0);
-        std::thread::spawn(move || {
-            let fd = File::open(&path).expect("netns handle");
-            // SAFETY: fd is a valid namespace handle; only this thread changes namespace.
-            let rc = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-            LinkWatcher::open().expect("link watcher")
-        })
-        .join()
-        .expect("namespace thread")
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
+/// Opens a watcher on a thread inside the pair's namespace (the socket stays in it).
+fn watcher(ns: &VethPair) -> LinkWatcher {
+    ns.run(|| LinkWatcher::open().expect("link watcher"))
 }
 
 /// Liveness bound: a broken watcher fails the test instead of hanging it.
@@ -476,8 +412,8 @@ fn veth_down_up_and_removal() {
     if !privileged("veth_down_up_and_removal") {
         return;
     }
-    let ns = Netns::new("du");
-    let mut w = ns.watcher();
+    let ns = VethPair::new("du");
+    let mut w = watcher(&ns);
 
     // The dump reports both ends, through the same poll.
     w.request_dump().expect("dump");
@@ -492,7 +428,7 @@ fn veth_down_up_and_removal() {
     });
     let (va, vb) = (va.unwrap(), vb.unwrap());
     assert_ne!(va, vb);
-    let mut only_va = ns.watcher();
+    let mut only_va = watcher(&ns);
     only_va.set_filter(Some(va));
 
     ns.ip(&["link", "set", "vb", "down"]);
@@ -534,15 +470,15 @@ fn async_watcher_waits_for_events() {
     if !privileged("async_watcher_waits_for_events") {
         return;
     }
-    let ns = Netns::new("as");
-    let w = ns.watcher();
+    let ns = VethPair::new("as");
+    let w = watcher(&ns);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     rt.block_on(async {
         let mut w = AsyncLinkWatcher::new(w).expect("register");
-        let name = ns.0.clone();
+        let name = ns.name().to_string();
         // Change the link from another thread while this one waits.
         let toggler = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(100));
@@ -569,8 +505,8 @@ fn watcher_is_quiet_without_changes() {
     if !privileged("watcher_is_quiet_without_changes") {
         return;
     }
-    let ns = Netns::new("q");
-    let mut w = ns.watcher();
+    let ns = VethPair::new("q");
+    let mut w = watcher(&ns);
     // The kernel queues a dump's answers before the request's send returns; a filter that
     // matches no link lets none of them (nor any late change) through.
     w.set_filter(Some(u32::MAX));

@@ -27,6 +27,7 @@ pub mod cmd;
 mod fault;
 pub mod forward;
 mod status;
+pub mod testing;
 
 pub use fault::{Fault, FaultAction};
 pub use forward::ForwardSpec;

@@ -28,11 +28,11 @@ fn every_framing_crosses_the_veth() {
     if !privileged("every_framing_crosses_the_veth") {
         return;
     }
-    let ns = Netns::new("framing");
-    let mut lan_a = ns.open("va", LinkKind::Lan);
-    let mut lan_b = ns.open("vb", LinkKind::Lan);
-    let mut msl_a = ns.open("va", LinkKind::Msl);
-    let mut msl_b = ns.open("vb", LinkKind::Msl);
+    let ns = VethPair::new("framing");
+    let mut lan_a = open(&ns, "va", LinkKind::Lan);
+    let mut lan_b = open(&ns, "vb", LinkKind::Lan);
+    let mut msl_a = open(&ns, "va", LinkKind::Msl);
+    let mut msl_b = open(&ns, "vb", LinkKind::Msl);
     let mut n = 0;
     for s in samples() {
         let f = sample_frame(s, 3);
@@ -57,10 +57,10 @@ fn filters_hold_on_the_wire() {
     if !privileged("filters_hold_on_the_wire") {
         return;
     }
-    let ns = Netns::new("filter");
-    let mut any_a = ns.open("va", LinkKind::Any);
-    let mut lan_b = ns.open("vb", LinkKind::Lan);
-    let mut msl_b = ns.open("vb", LinkKind::Msl);
+    let ns = VethPair::new("filter");
+    let mut any_a = open(&ns, "va", LinkKind::Any);
+    let mut lan_b = open(&ns, "vb", LinkKind::Lan);
+    let mut msl_b = open(&ns, "vb", LinkKind::Msl);
     // Other traffic, then an MSL frame, then an IPX frame: the LAN link's first frame is the
     // IPX one, the MSL link's the MSL one (a veth delivers in order).
     for (_, f) in other_frames() {
@@ -84,10 +84,10 @@ fn own_frames_are_not_read_back() {
     if !privileged("own_frames_are_not_read_back") {
         return;
     }
-    let ns = Netns::new("own");
-    let mut a = ns.open("va", LinkKind::Any);
-    let mut lan_a = ns.open("va", LinkKind::Lan);
-    let mut b = ns.open("vb", LinkKind::Any);
+    let ns = VethPair::new("own");
+    let mut a = open(&ns, "va", LinkKind::Any);
+    let mut lan_a = open(&ns, "va", LinkKind::Lan);
+    let mut b = open(&ns, "vb", LinkKind::Any);
     for _ in 0..3 {
         a.send(&ipx_marker()).unwrap();
         lan_a.send(&ipx_marker()).unwrap();
@@ -118,8 +118,8 @@ fn batches_arrive_complete_and_in_order() {
         return;
     }
     const N: u32 = 5000;
-    let ns = Netns::new("batch");
-    let mut tx = ns.open("va", LinkKind::Msl);
+    let ns = VethPair::new("batch");
+    let mut tx = open(&ns, "va", LinkKind::Msl);
     let opts = RawOptions {
         recv_buffer: Some(8 << 20),
         ..RawOptions::new(LinkKind::Msl)
@@ -175,9 +175,9 @@ fn short_buffers_cut_frames_and_report_the_real_length() {
     if !privileged("short_buffers_cut_frames_and_report_the_real_length") {
         return;
     }
-    let ns = Netns::new("cut");
-    let mut tx = ns.open("va", LinkKind::Msl);
-    let mut rx = ns.open("vb", LinkKind::Msl);
+    let ns = VethPair::new("cut");
+    let mut tx = open(&ns, "va", LinkKind::Msl);
+    let mut rx = open(&ns, "vb", LinkKind::Msl);
     tx.send(&msl_frame(5, 1000)).unwrap();
     let mut buf = [0u8; 100];
     let m = recv_wait(&mut rx, &mut buf).expect("frame");
@@ -190,7 +190,7 @@ fn info_comes_from_the_kernel() {
     if !privileged("info_comes_from_the_kernel") {
         return;
     }
-    let ns = Netns::new("info");
+    let ns = VethPair::new("info");
     ns.ip(&[
         "link",
         "set",
@@ -200,7 +200,7 @@ fn info_comes_from_the_kernel() {
         "mtu",
         "1400",
     ]);
-    let mut a = ns.open("va", LinkKind::Lan);
+    let mut a = open(&ns, "va", LinkKind::Lan);
     let info = a.info().clone();
     assert_eq!(info.name, "va");
     assert_eq!(info.mac.to_string(), "02:53:46:54:33:0a");
@@ -236,8 +236,8 @@ fn status_follows_the_peer() {
     if !privileged("status_follows_the_peer") {
         return;
     }
-    let ns = Netns::new("state");
-    let mut a = ns.open("va", LinkKind::Lan);
+    let ns = VethPair::new("state");
+    let mut a = open(&ns, "va", LinkKind::Lan);
     wait_status(&mut a, true, OperState::Up);
     assert!(a.status().unwrap().is_usable());
     ns.ip(&["link", "set", "vb", "down"]);
@@ -254,9 +254,9 @@ fn async_link_waits_for_frames() {
     if !privileged("async_link_waits_for_frames") {
         return;
     }
-    let ns = Netns::new("async");
-    let mut tx = ns.open("va", LinkKind::Msl);
-    let rx = ns.open("vb", LinkKind::Msl);
+    let ns = VethPair::new("async");
+    let mut tx = open(&ns, "va", LinkKind::Msl);
+    let rx = open(&ns, "vb", LinkKind::Msl);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

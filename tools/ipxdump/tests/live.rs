@@ -2,83 +2,22 @@
 //! message. Needs root (namespaces, veth, dropping to an unprivileged user); without it the
 //! tests say so and skip, unless SFT3_REQUIRE_PRIVILEGED=1 makes that a failure.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use sft3::lab::testing::{privileged, VethPair};
 use sft3::link::{PacketSocket, SocketOptions};
 use sft3::wire::rip::RipRepr;
 use sft3::wire::{emit_ipx_frame, Checksum, Framing, IpxRepr, MacAddr, PacketType};
 
-fn privileged(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    if std::env::var("SFT3_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
-        panic!("{test} needs root (network namespaces, raw sockets) and SFT3_REQUIRE_PRIVILEGED=1");
-    }
-    eprintln!("skipping {test}: needs root for network namespaces and raw sockets");
-    false
-}
-
-fn sh(args: &[&str]) {
-    let st = Command::new(args[0])
-        .args(&args[1..])
-        .status()
-        .expect(args[0]);
-    assert!(st.success(), "{args:?} failed");
-}
-
-/// A namespace with a veth pair `va` <-> `vb`, removed on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("sft3t-{tag}-{}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).status();
-        sh(&["ip", "netns", "add", &name]);
-        let ns = Netns(name);
-        let n = ns.0.as_str();
-        sh(&[
-            "ip", "-n", n, "link", "add", "name", "va", "type", "veth", "peer", "name", "vb",
-        ]);
-        sh(&["ip", "-n", n, "link", "set", "va", "up"]);
-        sh(&["ip", "-n", n, "link", "set", "vb", "up"]);
-        ns
-    }
-
-    /// Runs `f` on a thread that has entered the namespace (sockets opened there stay in it).
-    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let path = format!("/var/run/netns/{}", self.0);
-        std::thread::spawn(move || {
-            let fd = File::open(&path).expect("netns handle");
-            // SAFETY: fd is a valid namespace handle; only this thread changes namespace.
-            let rc = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .expect("namespace thread")
-    }
-
-    fn spawn_ipxdump(&self, args: &[&str]) -> Child {
-        Command::new("ip")
-            .args(["netns", "exec", &self.0, env!("CARGO_BIN_EXE_ipxdump")])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn ipxdump")
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
+fn spawn_ipxdump(ns: &VethPair, args: &[&str]) -> Child {
+    ns.command(env!("CARGO_BIN_EXE_ipxdump"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ipxdump")
 }
 
 /// Waits for ipxdump's "listening on" line so no frame is sent before the socket exists.
@@ -131,7 +70,7 @@ fn frames() -> Vec<Vec<u8>> {
     out
 }
 
-fn send_frames(ns: &Netns) {
+fn send_frames(ns: &VethPair) {
     ns.run(|| {
         let s = PacketSocket::open("va", &SocketOptions::default()).expect("raw socket on va");
         for f in frames() {
@@ -145,8 +84,8 @@ fn live_capture_decodes_every_framing() {
     if !privileged("live_capture_decodes_every_framing") {
         return;
     }
-    let ns = Netns::new("live");
-    let mut child = ns.spawn_ipxdump(&["-i", "vb", "-c", "4", "--json", "rip"]);
+    let ns = VethPair::new("live");
+    let mut child = spawn_ipxdump(&ns, &["-i", "vb", "-c", "4", "--json", "rip"]);
     let _err = wait_listening(&mut child);
     send_frames(&ns);
     let st = wait_exit(&mut child, Duration::from_secs(10));
@@ -170,9 +109,9 @@ fn sigint_flushes_the_written_file() {
     if !privileged("sigint_flushes_the_written_file") {
         return;
     }
-    let ns = Netns::new("sigint");
+    let ns = VethPair::new("sigint");
     let file = std::env::temp_dir().join(format!("ipxdump-live-{}.pcap", std::process::id()));
-    let mut child = ns.spawn_ipxdump(&["-i", "vb", "-w", file.to_str().unwrap(), "ipx"]);
+    let mut child = spawn_ipxdump(&ns, &["-i", "vb", "-w", file.to_str().unwrap(), "ipx"]);
     let mut err = wait_listening(&mut child);
     send_frames(&ns);
     std::thread::sleep(Duration::from_millis(300));
