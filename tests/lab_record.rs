@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sft3::lab::testing::{privileged, unique_prefix};
-use sft3::lab::{Lab, LabConfig, Node};
+use sft3::lab::{FaultAction, Lab, LabConfig, Node};
 use sft3::link::pcap::{Pacing, Recorder, Replayer};
 use sft3::link::raw::{LinkKind, RawLink};
 use sft3::link::{AdapterInfo, Link, RxMeta};
@@ -307,4 +307,35 @@ fn lab_exchange_recorded_replays_and_decodes() {
     let bin = ipxdump();
     check_ipxdump(&bin, &lan_file, &lan);
     check_ipxdump(&bin, &msl_file, &msl);
+}
+
+/// An MSL cut in the lab drops frames at the sender's egress; a raw link counts that as a
+/// loss (`tx_dropped`), not an error, so the transport above can retransmit when it heals.
+#[test]
+fn msl_cut_is_a_loss_not_an_error() {
+    if !privileged("msl_cut_is_a_loss_not_an_error") {
+        return;
+    }
+    let t = TestLab::new('m');
+    t.lab.up().expect("lab up");
+    let cfg = t.lab.config().clone();
+    let a_msl = cfg.msl_if(Node::A);
+    let mut link = t
+        .lab
+        .in_node(Node::A, move || {
+            RawLink::open(&a_msl, LinkKind::Msl).expect("raw link")
+        })
+        .expect("in node");
+    let mut frame = vec![0u8; 64];
+    frame[..6].copy_from_slice(&[0xff; 6]);
+    frame[6..12].copy_from_slice(&link.info().mac.0);
+    frame[12..14].copy_from_slice(&[0x88, 0xb5]);
+    t.lab.fault(&FaultAction::MslCut).expect("msl cut");
+    for _ in 0..5 {
+        link.send(&frame).expect("a dropped frame is not an error");
+    }
+    assert_eq!(link.tx_dropped(), 5);
+    t.lab.fault(&FaultAction::MslRestore).expect("msl restore");
+    link.send(&frame).expect("send");
+    assert_eq!(link.tx_dropped(), 5);
 }
