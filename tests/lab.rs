@@ -490,6 +490,11 @@ fn config_checks_names_and_sizes() {
         cfg.peer_of(Node::A, "sft-a-msl"),
         Some((Node::B, "sft-b-msl".into()))
     );
+    // One spelling per client: `c01` is nobody's namespace.
+    assert_eq!(Node::from_short("c1"), Some(Node::Client(1)));
+    for bad in ["c01", "c0", "c", "c1x", "c+1"] {
+        assert_eq!(Node::from_short(bad), None, "{bad}");
+    }
     assert_eq!(
         cfg.peer_of(Node::Lan, "sft-c1-lan0"),
         Some((Node::Client(1), "sft-c1-lan0".into()))
@@ -573,7 +578,7 @@ fn delay_forwarder_delays_and_duplicates() {
     assert!(first.unwrap() - sent >= Duration::from_millis(200));
     assert_eq!(rb.join().unwrap().0, 1, "B's adapter is not affected");
 
-    let pid_file = format!("/run/sft3-lab/{p}c1-lan0.pid");
+    let pid_file = format!("/run/sft3-lab/{p}lan-{p}c1-lan0.pid");
     let pid = std::fs::read_to_string(&pid_file).expect("pid file");
     lab.0
         .fault(&FaultAction::DelayOff {
@@ -617,4 +622,118 @@ fn delay_forwarder_delays_and_duplicates() {
     assert!(lab.0.status().unwrap().faults.is_empty());
     let links = out(&["ip", "-n", &lab.0.ns(Node::B), "-o", "link"]);
     assert!(!links.contains(&format!("{p}b-dm")), "{links}");
+}
+
+#[test]
+fn down_leaves_namespaces_the_lab_did_not_make() {
+    if !privileged("down_leaves_namespaces_the_lab_did_not_make") {
+        return;
+    }
+    let lab = TestLab::new('z');
+    let foreign = format!("{}c01", lab.p());
+    sh(&["ip", "netns", "add", &foreign]);
+    let left = lab.0.down().map(|_| out(&["ip", "netns", "list"]));
+    let _ = Command::new("ip").args(["netns", "del", &foreign]).status();
+    let left = left.expect("down");
+    assert!(
+        left.lines()
+            .any(|l| l.split_whitespace().next() == Some(foreign.as_str())),
+        "down removed `{foreign}`: {left}"
+    );
+}
+
+#[test]
+fn delays_on_both_ends_of_a_lan_pair_coexist() {
+    if !privileged("delays_on_both_ends_of_a_lan_pair_coexist") {
+        return;
+    }
+    let lab = TestLab::new('w');
+    let p = lab.p().to_string();
+    lab.0.up().expect("up");
+    let spec = ForwardSpec {
+        delay_ms: 5,
+        ..ForwardSpec::default()
+    };
+    let a_lan0 = format!("{p}a-lan0");
+    // Same device name, two namespaces: A's adapter and its bridge port.
+    lab.0
+        .fault(&FaultAction::Delay {
+            node: Node::A,
+            iface: "lan0".into(),
+            spec,
+        })
+        .expect("delay on a");
+    lab.0
+        .fault(&FaultAction::Delay {
+            node: Node::Lan,
+            iface: a_lan0.clone(),
+            spec,
+        })
+        .expect("delay on the lan port");
+    let pids = [
+        format!("/run/sft3-lab/{p}lan-{a_lan0}.pid"),
+        format!("/run/sft3-lab/{p}a-{a_lan0}.pid"),
+    ];
+    for f in &pids {
+        assert!(std::path::Path::new(f).exists(), "{f}");
+    }
+    let c1 = Node::Client(1);
+    assert_eq!(
+        exchange(&lab, 1, (Node::A, "a-lan0"), &[(c1, "c1-lan0")], true),
+        [true],
+        "A to the LAN through the port's forwarder"
+    );
+    assert_eq!(
+        exchange(&lab, 2, (c1, "c1-lan0"), &[(Node::A, "a-lan0")], true),
+        [true],
+        "the LAN to A through A's forwarder"
+    );
+    let faults = lab.0.status().unwrap().faults;
+    assert_eq!(faults.len(), 2, "{faults:?}");
+    lab.0.fault(&FaultAction::Clear).expect("clear");
+    assert!(lab.0.status().unwrap().faults.is_empty());
+    for f in &pids {
+        assert!(!std::path::Path::new(f).exists(), "{f} left");
+    }
+
+    // The LAN node takes full names only, and says so.
+    let err = lab
+        .0
+        .fault(&FaultAction::CarrierDown {
+            node: Node::Lan,
+            iface: "lan0".into(),
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("full interface names"), "{err}");
+
+    // Half an MSL cut is reported as the one-sided drop it is, naming the side.
+    let b = lab.0.ns(Node::B);
+    let t = format!("{p}fault");
+    let script = format!(
+        "add table netdev {t}\n\
+         add chain netdev {t} cut-{p}b-msl {{ type filter hook egress device \"{p}b-msl\" priority 0; policy accept; }}\n\
+         add rule netdev {t} cut-{p}b-msl drop\n"
+    );
+    let mut nft = Command::new("ip")
+        .args(["netns", "exec", &b, "nft", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("nft");
+    use std::io::Write;
+    nft.stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    assert!(nft.wait().unwrap().success());
+    assert_eq!(
+        lab.0.status().unwrap().faults,
+        [Fault::Drop {
+            node: Node::A,
+            iface: format!("{p}a-msl")
+        }]
+    );
+    lab.0.fault(&FaultAction::MslCut).expect("cut");
+    assert_eq!(lab.0.status().unwrap().faults, [Fault::MslCut]);
 }

@@ -224,7 +224,6 @@ pub(super) fn faults_in_force(
                     continue;
                 };
                 match kind {
-                    "cut" if iface.ends_with("-msl") => out.push(Fault::MslCut),
                     "cut" => out.push(Fault::Drop { node, iface }),
                     "delay" => out.push(Fault::Delay { node, iface }),
                     "loss" => out.push(Fault::Loss {
@@ -237,9 +236,17 @@ pub(super) fn faults_in_force(
             }
         }
     }
-    // Both MSL ends carry a cut chain: report the cut once.
-    let mut seen = false;
-    out.retain(|f| *f != Fault::MslCut || !std::mem::replace(&mut seen, true));
+    // Both MSL ends carry a cut chain: that is the MSL cut, reported once. One end alone is
+    // a one-sided drop and stays reported as such, naming the side.
+    let msl_drop = |f: &Fault, n: Node| matches!(f, Fault::Drop { node, iface } if *node == n && *iface == cfg.msl_if(n));
+    if out.iter().any(|f| msl_drop(f, Node::A)) && out.iter().any(|f| msl_drop(f, Node::B)) {
+        let at = out
+            .iter()
+            .position(|f| msl_drop(f, Node::A) || msl_drop(f, Node::B))
+            .unwrap_or(0);
+        out.retain(|f| !msl_drop(f, Node::A) && !msl_drop(f, Node::B));
+        out.insert(at.min(out.len()), Fault::MslCut);
+    }
     Ok(out)
 }
 
@@ -250,8 +257,18 @@ impl Lab {
             return Err(LabError::Missing(format!("no lab namespace `{ns}`")));
         }
         if !status::links(Some(&ns))?.iter().any(|l| l.name == iface) {
+            // Short names (`lan0`) expand to the node's own adapters; the LAN node's ports
+            // carry their owner's name, so there only full names work.
+            let hint = if node == Node::Lan {
+                format!(
+                    "; the lan node's ports need full interface names, e.g. `{}`",
+                    self.cfg.lan_if(Node::A, 0)
+                )
+            } else {
+                String::new()
+            };
             return Err(LabError::Missing(format!(
-                "no interface `{iface}` in `{ns}`"
+                "no interface `{iface}` in `{ns}`{hint}"
             )));
         }
         Ok(ns)
@@ -340,8 +357,11 @@ impl Lab {
         match action {
             FaultAction::MslCut => {
                 cmd::require_tool("nft", "nftables")?;
-                for n in [Node::A, Node::B] {
-                    self.set_chain(n, &cfg.msl_if(n), "cut", "drop")?;
+                self.set_chain(Node::A, &cfg.msl_if(Node::A), "cut", "drop")?;
+                if let Err(err) = self.set_chain(Node::B, &cfg.msl_if(Node::B), "cut", "drop") {
+                    // Half a cut is a different fault: undo A's side rather than leave it.
+                    let _ = self.del_chain(Node::A, &cfg.msl_if(Node::A), "cut");
+                    return Err(err);
                 }
                 Ok(())
             }
@@ -383,7 +403,7 @@ impl Lab {
                 let iface = cfg.iface_name(*node, iface);
                 let (_, dev, ns) = self.peer(*node, &iface)?;
                 self.del_chain(*node, &iface, "delay")?;
-                self.stop_delay(&dev)?;
+                self.stop_delay(&ns, &dev)?;
                 if let Some((d, _)) = cfg.detour_ifs(&dev) {
                     let _ = cmd::run(&["ip", "-n", &ns, "link", "del", "dev", &d]);
                 }

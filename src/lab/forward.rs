@@ -7,7 +7,7 @@
 //! mark [`MARK`], which the chain lets through to IF. Nothing is re-plumbed: IF keeps its
 //! index and carrier, and the same works for LAN adapters and the MSL.
 //!
-//! The forwarder is `sft3 lab forward ...` in the background; its pid file lives in
+//! The forwarder is `sft3 lab forward ...` in the background; its pid file `NS-DEV.pid` lives in
 //! [`RUN_DIR`]. `fault clear` and `down` stop it; it also exits when its devices vanish.
 
 use std::cmp::Reverse;
@@ -181,22 +181,44 @@ pub fn forward(
     }
 }
 
-fn pid_file(dev: &str) -> std::path::PathBuf {
-    std::path::Path::new(RUN_DIR).join(format!("{dev}.pid"))
+/// The pid file of the forwarder feeding `dev` in namespace `ns`. A lab device and its
+/// bridge-side peer share a name, so the namespace is part of the key.
+fn pid_file(ns: &str, dev: &str) -> std::path::PathBuf {
+    std::path::Path::new(RUN_DIR).join(format!("{ns}-{dev}.pid"))
 }
 
-/// Stops the forwarder whose pid file is `path`, if it is still ours, and removes the file.
-fn stop(path: &std::path::Path, dev: &str) {
+/// Whether process `pid` is gone (or a zombie, which is as good as gone).
+fn exited(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses, which may itself hold `)`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| matches!(rest.trim_start().chars().next(), Some('Z' | 'X'))),
+        Err(_) => true,
+    }
+}
+
+/// Stops the forwarder whose pid file is `path`, if it is still the one for `dev` in `ns`,
+/// waits briefly for it to exit (so a replacement does not race it), and removes the file.
+fn stop(path: &std::path::Path, ns: &str, dev: &str) {
     let pid = std::fs::read_to_string(path)
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok());
     if let Some(pid) = pid.filter(|&p| p > 0) {
-        // Only a process that is still the forwarder for this device (pids get reused).
+        // Only a process that is still the forwarder for this device (pids get reused): its
+        // arguments are `... forward NS E DEV ...`.
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline);
-        if cmdline.contains("forward") && cmdline.contains(dev) {
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        let ours = args.iter().position(|a| *a == b"forward").is_some_and(|i| {
+            args.get(i + 1) == Some(&ns.as_bytes()) && args.get(i + 3) == Some(&dev.as_bytes())
+        });
+        if ours {
             // SAFETY: plain system call on a pid we checked.
             unsafe { libc::kill(pid, libc::SIGTERM) };
+            let t0 = Instant::now();
+            while !exited(pid) && t0.elapsed() < Duration::from_secs(2) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
     }
     let _ = std::fs::remove_file(path);
@@ -219,7 +241,7 @@ impl super::Lab {
         let (d, e) = cfg
             .detour_ifs(&dev)
             .ok_or_else(|| LabError::Config(format!("`{dev}` cannot take a forwarder")))?;
-        self.stop_delay(&dev)?;
+        self.stop_delay(&ns, &dev)?;
         let links = super::status::links(Some(&ns))?;
         if !links.iter().any(|l| l.name == d) || !links.iter().any(|l| l.name == e) {
             let _ = cmd::run(&["ip", "-n", &ns, "link", "del", "dev", &d]);
@@ -284,23 +306,34 @@ impl super::Lab {
                 args.join(" ")
             )));
         }
-        std::fs::create_dir_all(RUN_DIR).map_err(|err| LabError::Spawn {
-            cmd: format!("mkdir {RUN_DIR}"),
-            source: err,
-        })?;
-        std::fs::write(pid_file(&dev), format!("{}\n", child.id())).map_err(|err| {
-            LabError::Spawn {
-                cmd: format!("writing {}", pid_file(&dev).display()),
+        let pid = pid_file(&ns, &dev);
+        let done = std::fs::create_dir_all(RUN_DIR)
+            .and_then(|()| std::fs::write(&pid, format!("{}\n", child.id())))
+            .map_err(|err| LabError::Spawn {
+                cmd: format!("writing {}", pid.display()),
                 source: err,
-            }
-        })?;
-        let rule = format!("meta mark != {MARK:#x} fwd to \"{d}\"");
-        self.set_chain(node, &iface, "delay", &rule)
+            })
+            .and_then(|()| {
+                let rule = format!("meta mark != {MARK:#x} fwd to \"{d}\"");
+                self.set_chain(node, &iface, "delay", &rule)
+            });
+        if let Err(err) = done {
+            // Leave nothing half-done: no forwarder, pid file or spare pair without a chain.
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_file(&pid);
+            let _ = cmd::run(&["ip", "-n", &ns, "link", "del", "dev", &d]);
+            return Err(err);
+        }
+        // Reap the forwarder when it exits, should this process outlive it (tests do).
+        std::thread::spawn(move || child.wait());
+        Ok(())
     }
 
-    /// Removes the forwarder whose frames leave `dev`: chain, process, spare pair.
-    pub(super) fn stop_delay(&self, dev: &str) -> Result<(), LabError> {
-        stop(&pid_file(dev), dev);
+    /// Stops the forwarder whose frames leave `dev` in namespace `ns` (the caller removes
+    /// the chain and the spare pair).
+    pub(super) fn stop_delay(&self, ns: &str, dev: &str) -> Result<(), LabError> {
+        stop(&pid_file(ns, dev), ns, dev);
         Ok(())
     }
 
@@ -311,10 +344,18 @@ impl super::Lab {
         };
         for entry in dir.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(dev) = name.strip_suffix(".pid") {
-                if dev.starts_with(self.cfg.prefix.as_str()) && self.cfg.is_lab_link(dev) {
-                    stop(&entry.path(), dev);
-                }
+            // `PREFIX<node>-DEV.pid`: node names hold no `-`.
+            let Some(key) = name.strip_suffix(".pid") else {
+                continue;
+            };
+            let Some((node, dev)) = key
+                .strip_prefix(self.cfg.prefix.as_str())
+                .and_then(|rest| rest.split_once('-'))
+            else {
+                continue;
+            };
+            if super::Node::from_short(node).is_some() && self.cfg.is_lab_link(dev) {
+                stop(&entry.path(), &format!("{}{node}", self.cfg.prefix), dev);
             }
         }
     }

@@ -119,7 +119,11 @@ impl Node {
             "b" => Some(Node::B),
             _ => {
                 let digits = s.strip_prefix('c')?;
-                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                // One spelling per client: `c01` is not `c1` (and not a lab namespace).
+                if digits.is_empty()
+                    || digits.starts_with('0')
+                    || !digits.bytes().all(|b| b.is_ascii_digit())
+                {
                     return None;
                 }
                 digits.parse().ok().filter(|&n| n > 0).map(Node::Client)

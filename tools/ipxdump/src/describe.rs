@@ -9,7 +9,7 @@ use sft3::wire::ncp::{function_name, NcpRepr};
 use sft3::wire::netbios::{NbIpxBody, NbIpxRepr};
 use sft3::wire::rip::{RipOp, RipRepr};
 use sft3::wire::sap::SapRepr;
-use sft3::wire::state::{AdapterFlags, AuthKind, StateFlags, StateRepr};
+use sft3::wire::state::{AdapterFlags, AuthKind, NameDisplay, StateFlags, StateRepr};
 use sft3::wire::{Detail, EthernetRepr, IpxPacket};
 
 /// How many list entries the one-line summary shows before `(+N more)`.
@@ -284,7 +284,8 @@ pub fn msl_summary(l: &mut String, m: &MslRepr, authenticated: bool, payload: &[
         }
         FrameType::Close | FrameType::Reset => {
             if let Ok((reason, text)) = parse_close(payload) {
-                let _ = write!(l, " reason {reason} '{}'", String::from_utf8_lossy(text));
+                // Wire text never reaches the terminal raw: no newlines or escape sequences.
+                let _ = write!(l, " reason {reason} '{}'", NameDisplay(text));
             }
         }
         FrameType::Heartbeat => {}

@@ -3,7 +3,7 @@
 //!
 //! | primitive | matches |
 //! |---|---|
-//! | `ipx` | any frame that carries IPX |
+//! | `ipx` | a frame whose IPX header decoded (an IPX-framed frame with a bad header is `error`) |
 //! | `rip` `sap` `ncp` `spx` `netbios` `diag` `state` `msl` `data` | that protocol |
 //! | `ethernet_ii` `raw_802_3` `llc` `snap` `other`, or `framing NAME` | that framing |
 //! | `type N` | IPX packet type N (decimal, `0x` hex, or a name: `rip`, `pep`, `spx`, `ncp`, `netbios`, ...) |
@@ -13,7 +13,9 @@
 //! | `broadcast` | IPX destination node ff:ff:ff:ff:ff:ff |
 //! | `error` | frames that failed to decode |
 //!
-//! `and` binds tighter than `or`; `&&`, `||` and `!` are accepted too.
+//! As in tcpdump, `and` and `or` have equal precedence and group left to right
+//! (`rip or sap and llc` is `(rip or sap) and llc`); `not` binds tightest; `&&`, `||` and `!`
+//! are accepted too.
 
 use sft3::wire::{Framing, IpxAddr, MacAddr, Net, PacketType, Socket};
 use thiserror::Error;
@@ -104,7 +106,7 @@ impl Filter {
             pos: 0,
             depth: 0,
         };
-        let e = p.or()?;
+        let e = p.binary()?;
         if let Some(t) = p.peek() {
             return Err(FilterError(format!(
                 "unexpected `{t}` after a complete expression"
@@ -207,22 +209,24 @@ impl Parser {
         Ok(t)
     }
 
-    fn or(&mut self) -> Result<Expr, FilterError> {
-        let mut e = self.and()?;
-        while self.peek() == Some("or") {
-            self.pos += 1;
-            e = Expr::Or(Box::new(e), Box::new(self.and()?));
-        }
-        Ok(e)
-    }
-
-    fn and(&mut self) -> Result<Expr, FilterError> {
+    /// `and` and `or` have equal precedence and group left to right, as in tcpdump:
+    /// `rip or sap and llc` is `(rip or sap) and llc`.
+    fn binary(&mut self) -> Result<Expr, FilterError> {
         let mut e = self.unary()?;
-        while self.peek() == Some("and") {
+        loop {
+            let or = match self.peek() {
+                Some("or") => true,
+                Some("and") => false,
+                _ => return Ok(e),
+            };
             self.pos += 1;
-            e = Expr::And(Box::new(e), Box::new(self.unary()?));
+            let rhs = Box::new(self.unary()?);
+            e = if or {
+                Expr::Or(Box::new(e), rhs)
+            } else {
+                Expr::And(Box::new(e), rhs)
+            };
         }
-        Ok(e)
     }
 
     fn unary(&mut self) -> Result<Expr, FilterError> {
@@ -247,7 +251,7 @@ impl Parser {
         if self.next("`(` or `not`")? != "(" {
             return Ok(Expr::Not(Box::new(self.unary()?)));
         }
-        let e = self.or()?;
+        let e = self.binary()?;
         match self.next("`)`")?.as_str() {
             ")" => Ok(e),
             t => Err(FilterError(format!("expected `)`, found `{t}`"))),
@@ -375,7 +379,7 @@ mod tests {
     }
 
     #[test]
-    fn precedence_is_and_over_or() {
+    fn and_or_group_left_to_right_like_tcpdump() {
         let rip = facts(
             Framing::EthernetII,
             "rip",
@@ -383,8 +387,12 @@ mod tests {
             "00000028.ffffffffffff.0453",
             1,
         );
-        assert!(m("rip or sap and llc", &rip));
+        assert!(!m("rip or sap and llc", &rip));
         assert!(!m("(rip or sap) and llc", &rip));
+        assert!(m("rip or (sap and llc)", &rip));
+        assert!(m("llc and sap or rip", &rip));
+        assert!(!m("rip and llc or sap", &rip));
+        assert!(m("not sap and rip", &rip));
         assert!(m("type rip and src net 28", &rip));
     }
 

@@ -30,6 +30,8 @@ use source::{Frame, Source};
     after_help = "FILTER primitives: ipx rip sap ncp spx netbios diag state msl data | \
 ethernet_ii raw_802_3 llc snap other | type N | [src|dst] socket S | [src|dst] net N | \
 [src|dst] node M | broadcast | error; combined with and/or/not and parentheses. \
+As in tcpdump, `and` and `or` have equal precedence and group left to right; `not` binds \
+tightest. `ipx` matches a frame whose IPX header decoded (a bad header is `error`). \
 Sockets and networks are hexadecimal.\n\nExamples:\n  ipxdump -r capture.pcap sap\n  \
 ipxdump -i eth0 -v 'state or msl'\n  ipxdump -r big.pcapng --stats"
 )]
@@ -40,13 +42,15 @@ struct Args {
     /// Capture live on this interface (needs CAP_NET_RAW).
     #[arg(short = 'i', value_name = "IFACE")]
     interface: Option<String>,
-    /// Write the (filtered) frames to a pcap file instead of printing them.
+    /// Write the (filtered) frames to a pcap file instead of printing them (`-` for standard
+    /// output). Frames stamped after 2106-02-07, which classic pcap cannot hold, are left out
+    /// with a warning.
     #[arg(short = 'w', value_name = "FILE")]
     write: Option<PathBuf>,
-    /// With -w, print the frames as well.
-    #[arg(long)]
+    /// With -w FILE, print the frames as well.
+    #[arg(long, requires = "write")]
     print: bool,
-    /// Stop after N matching frames.
+    /// Stop after N matching frames (N at least 1).
     #[arg(short = 'c', value_name = "N")]
     count: Option<u64>,
     /// Show the link-level header (MAC addresses, framing, lengths).
@@ -91,6 +95,13 @@ fn main() -> ExitCode {
 
 fn run() -> Result<()> {
     let args = Args::parse();
+    if args.count == Some(0) {
+        bail!("invalid packet count 0"); // as tcpdump says
+    }
+    let to_stdout = args.write.as_ref().is_some_and(|p| p.as_os_str() == "-");
+    if to_stdout && (args.print || args.stats) {
+        bail!("-w - writes the pcap to standard output: --print and --stats would corrupt it");
+    }
     let filter = Filter::parse(&args.filter.join(" "))?;
     let mut source = match (&args.read, &args.interface) {
         (Some(path), None) => Source::file(path)?,
@@ -104,7 +115,9 @@ fn run() -> Result<()> {
     source.start()?;
     let print = writer.is_none() || args.print;
     let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+    // A big buffer for files (speed); a live capture shows each frame as it comes.
+    let live = args.interface.is_some();
+    let mut out = BufWriter::with_capacity(if live { 1 << 16 } else { 1 << 20 }, stdout.lock());
     let mut printer = Printer::new(TextOptions {
         link: args.link,
         verbose: args.verbose,
@@ -143,6 +156,7 @@ fn run() -> Result<()> {
         } else {
             printer.print(&mut out, ts_ns, data, d.as_ref())
         };
+        let res = res.and_then(|()| if live { out.flush() } else { Ok(()) });
         if let Err(e) = res {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 return Ok(()); // `ipxdump ... | head` is not an error

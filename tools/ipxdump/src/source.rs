@@ -129,32 +129,69 @@ impl Source {
     }
 }
 
-/// The `-w` output: a classic pcap file with nanosecond timestamps.
+/// The `-w` output: a classic pcap file with microsecond timestamps, as tcpdump writes (`-`
+/// for standard output).
 pub struct PcapOut {
-    w: PcapWriter<BufWriter<File>>,
+    w: PcapWriter<BufWriter<Box<dyn io::Write>>>,
     name: String,
+    /// Frames left out because classic pcap cannot hold their time.
+    skipped: u64,
 }
 
+/// The last second a classic pcap record can hold (its seconds field is a `u32`: 2106-02-07).
+const PCAP_MAX_SECS: i128 = u32::MAX as i128;
+
 impl PcapOut {
-    /// Creates (or truncates) the file.
+    /// Creates (or truncates) the file; `-` writes to standard output.
     pub fn create(path: &Path) -> Result<PcapOut> {
-        let name = path.display().to_string();
-        let f = File::create(path).with_context(|| format!("cannot create {name}"))?;
+        let stdout = path.as_os_str() == "-";
+        let name = if stdout {
+            "standard output".to_string()
+        } else {
+            path.display().to_string()
+        };
+        let f: Box<dyn io::Write> = if stdout {
+            Box::new(io::stdout())
+        } else {
+            Box::new(File::create(path).with_context(|| format!("cannot create {name}"))?)
+        };
         let w =
             PcapWriter::new(BufWriter::new(f)).with_context(|| format!("cannot write {name}"))?;
-        Ok(PcapOut { w, name })
+        Ok(PcapOut {
+            w,
+            name,
+            skipped: 0,
+        })
     }
 
-    /// Appends one frame.
+    /// Appends one frame. A frame stamped after 2106-02-07 (beyond classic pcap) is left
+    /// out, with one warning on stderr, rather than ending the run; one stamped before 1970
+    /// is written as 1970-01-01 00:00:00.
     pub fn write(&mut self, ts_ns: i128, orig_len: u32, data: &[u8]) -> Result<()> {
+        if ts_ns.div_euclid(1_000_000_000) > PCAP_MAX_SECS {
+            if self.skipped == 0 {
+                eprintln!(
+                    "ipxdump: warning: {}: leaving out frames stamped after 2106-02-07 (classic pcap cannot hold their time)",
+                    self.name
+                );
+            }
+            self.skipped += 1;
+            return Ok(());
+        }
         let ts = Timestamp::from_unix_nanos(ts_ns.max(0) as u128);
         self.w
             .write_packet(ts, orig_len, data)
             .with_context(|| format!("writing {}", self.name))
     }
 
-    /// Flushes the file.
+    /// Flushes the file and says how many frames were left out, if any.
     pub fn finish(&mut self) -> Result<()> {
+        if self.skipped > 0 {
+            eprintln!(
+                "ipxdump: {}: {} frame(s) left out (stamped after 2106-02-07)",
+                self.name, self.skipped
+            );
+        }
         self.w
             .flush()
             .with_context(|| format!("writing {}", self.name))

@@ -45,22 +45,37 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// The days [`civil_from_days`] takes without overflow, with room to spare (about ±3e15
+/// years); timestamps beyond print as its ends.
+const DAYS_LIMIT: i128 = 1 << 50;
+
 /// Writes `ns` (nanoseconds since the epoch) in `style`; `prev_ns` feeds the delta style.
 /// Writes nothing (not even a space) for [`TsStyle::None`]; otherwise a trailing space.
+/// Any `i128` is fine: nothing wraps.
 pub fn write_ts(out: &mut impl Write, style: TsStyle, ns: i128, prev_ns: i128) -> fmt::Result {
-    let secs = ns.div_euclid(1_000_000_000) as i64;
+    let secs = ns.div_euclid(1_000_000_000);
     let micros = (ns.rem_euclid(1_000_000_000) / 1000) as u32;
     match style {
         TsStyle::None => Ok(()),
         TsStyle::Epoch => write!(out, "{secs}.{micros:06} "),
         TsStyle::Delta => {
-            let d = (ns - prev_ns).max(0);
-            let ds = d / 1_000_000_000;
-            let du = (d % 1_000_000_000) / 1000;
-            write!(out, "{ds:02}.{du:06} ")
+            // tcpdump 4.99: a sign (space or `-`), then the magnitude as hours:minutes:seconds
+            // within a day, as its ts_hmsfrac_print does.
+            let d = ns.saturating_sub(prev_ns);
+            let sign = if d < 0 { '-' } else { ' ' };
+            let d = d.unsigned_abs();
+            let ds = (d / 1_000_000_000 % 86_400) as u32;
+            let du = (d % 1_000_000_000 / 1000) as u32;
+            write!(
+                out,
+                "{sign}{:02}:{:02}:{:02}.{du:06} ",
+                ds / 3600,
+                ds / 60 % 60,
+                ds % 60
+            )
         }
         TsStyle::TimeOfDay | TsStyle::DateTime => {
-            let days = secs.div_euclid(86_400);
+            let days = secs.div_euclid(86_400).clamp(-DAYS_LIMIT, DAYS_LIMIT) as i64;
             let sod = secs.rem_euclid(86_400) as u32;
             if style == TsStyle::DateTime {
                 let (y, m, d) = civil_from_days(days);
@@ -98,5 +113,38 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    fn ts(style: TsStyle, ns: i128, prev: i128) -> String {
+        let mut v = String::new();
+        write_ts(&mut v, style, ns, prev).unwrap();
+        v
+    }
+
+    #[test]
+    fn deltas_match_tcpdump_4_99() {
+        let s = 1_000_000_000i128;
+        assert_eq!(ts(TsStyle::Delta, 5 * s, 5 * s), " 00:00:00.000000 ");
+        assert_eq!(ts(TsStyle::Delta, s + 1_000_000, s), " 00:00:00.001000 ");
+        assert_eq!(ts(TsStyle::Delta, 3725 * s + 7000, 0), " 01:02:05.000007 ");
+        assert_eq!(ts(TsStyle::Delta, 0, s), "-00:00:01.000000 ");
+    }
+
+    #[test]
+    fn huge_timestamps_do_not_wrap() {
+        let huge = i128::MAX;
+        for style in [
+            TsStyle::Epoch,
+            TsStyle::Delta,
+            TsStyle::TimeOfDay,
+            TsStyle::DateTime,
+        ] {
+            let _ = ts(style, huge, i128::MIN);
+            let _ = ts(style, i128::MIN, huge);
+        }
+        // Past i64 seconds: the epoch style prints the true value, not a wrapped one.
+        let ns = (i128::from(i64::MAX) + 1) * 1_000_000_000;
+        assert_eq!(ts(TsStyle::Epoch, ns, 0), "9223372036854775808.000000 ");
+        assert!(!ts(TsStyle::DateTime, ns, 0).starts_with('-'));
     }
 }

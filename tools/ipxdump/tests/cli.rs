@@ -199,3 +199,168 @@ fn errors_are_one_clear_line() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+/// A classic pcap (microseconds, Ethernet) holding `frames` stamped `secs`.
+fn pcap(frames: &[(u32, &[u8])]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&4u16.to_le_bytes());
+    v.extend_from_slice(&[0; 8]);
+    v.extend_from_slice(&65535u32.to_le_bytes());
+    v.extend_from_slice(&1u32.to_le_bytes());
+    for (secs, f) in frames {
+        v.extend_from_slice(&secs.to_le_bytes());
+        v.extend_from_slice(&0u32.to_le_bytes());
+        v.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        v.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        v.extend_from_slice(f);
+    }
+    v
+}
+
+/// A pcapng (microsecond stamps, Ethernet) holding `frames` stamped `micros`.
+fn pcapng(frames: &[(u64, &[u8])]) -> Vec<u8> {
+    let mut v = Vec::new();
+    let mut block = |ty: u32, body: &[u8]| {
+        let len = 12 + body.len().next_multiple_of(4);
+        v.extend_from_slice(&ty.to_le_bytes());
+        v.extend_from_slice(&(len as u32).to_le_bytes());
+        v.extend_from_slice(body);
+        v.resize(v.len() + body.len().next_multiple_of(4) - body.len(), 0);
+        v.extend_from_slice(&(len as u32).to_le_bytes());
+    };
+    let mut shb = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+    shb.extend_from_slice(&1u16.to_le_bytes());
+    shb.extend_from_slice(&0u16.to_le_bytes());
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    block(0x0a0d_0d0a, &shb);
+    let mut idb = 1u16.to_le_bytes().to_vec();
+    idb.extend_from_slice(&0u16.to_le_bytes());
+    idb.extend_from_slice(&65535u32.to_le_bytes());
+    block(1, &idb);
+    for (micros, f) in frames {
+        let mut epb = 0u32.to_le_bytes().to_vec();
+        epb.extend_from_slice(&((micros >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(*micros as u32).to_le_bytes());
+        epb.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        epb.extend_from_slice(f);
+        block(6, &epb);
+    }
+    v
+}
+
+fn temp(name: &str, bytes: &[u8]) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("ipxdump-{}-{name}", std::process::id()));
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// An MSL close frame whose text is `text`, with a correct CRC.
+fn msl_close(text: &[u8]) -> Vec<u8> {
+    use sft3::wire::ethernet::{Encap, EthernetRepr};
+    use sft3::wire::msl::{emit_close, emit_msl_frame, CloseReason, FrameType, MslRepr, Priority};
+    let mut payload = vec![0u8; 2 + text.len()];
+    emit_close(&mut payload, CloseReason::SHUTDOWN, text).unwrap();
+    let repr = MslRepr {
+        frame_type: FrameType::Close,
+        priority: Priority::Control,
+        flags: 0,
+        window: 0,
+        sender_incarnation: 1,
+        receiver_incarnation: 2,
+        seq: 0,
+        ack: 0,
+        message_id: 0,
+        fragment_offset: 0,
+        message_len: 0,
+        payload_len: payload.len(),
+    };
+    let eth = EthernetRepr {
+        dst: "02:53:0b:00:01:00".parse().unwrap(),
+        src: "02:53:0a:00:01:00".parse().unwrap(),
+        vlan: None,
+        encap: Encap::EthernetII {
+            ethertype: sft3::wire::msl::ETHERTYPE_MSL,
+        },
+    };
+    let mut buf = vec![0u8; 256];
+    let n = emit_msl_frame(&mut buf, &eth, &repr, &payload, None).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+#[test]
+fn wire_text_cannot_reach_the_terminal_raw() {
+    let frame = msl_close(b"bye\n\x1b[2J\\\xff");
+    let file = temp("close.pcap", &pcap(&[(1, &frame)]));
+    let out = stdout(&ipxdump(&["-r", file.to_str().unwrap()]));
+    std::fs::remove_file(&file).ok();
+    assert_eq!(out.lines().count(), 1, "{out:?}");
+    assert!(!out.contains('\x1b'), "{out:?}");
+    assert!(out.contains(r"'bye\x0a\x1b[2J\x5c\xff'"), "{out}");
+    assert!(out.contains("[crc ok]"), "{out}");
+}
+
+#[test]
+fn count_zero_is_refused_as_tcpdump_does() {
+    let o = ipxdump(&["-r", &capture(IPX), "-c", "0"]);
+    assert!(!o.status.success());
+    assert!(o.stdout.is_empty());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("invalid packet count 0"), "{err}");
+}
+
+#[test]
+fn write_dash_is_standard_output_and_print_needs_write() {
+    let o = ipxdump(&["-r", &capture(IPX), "-w", "-", "sap"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.stdout[..4], [0xd4, 0xc3, 0xb2, 0xa1], "pcap magic");
+    let file = temp("stdout.pcap", &o.stdout);
+    let reread = stdout(&ipxdump(&["-r", file.to_str().unwrap()]));
+    std::fs::remove_file(&file).ok();
+    assert_eq!(reread, stdout(&ipxdump(&["-r", &capture(IPX), "sap"])));
+    for args in [
+        vec!["-r", IPX, "--print"],
+        vec!["-r", IPX, "-w", "-", "--print"],
+    ] {
+        let o = ipxdump(&args);
+        assert!(!o.status.success(), "{args:?}");
+    }
+}
+
+#[test]
+fn write_leaves_out_frames_pcap_cannot_stamp_and_goes_on() {
+    let frame = msl_close(b"x");
+    // 2200-01-01 is past classic pcap's 2106 limit; 1970 + 1 s is not.
+    let late = 7_258_118_400u64 * 1_000_000;
+    let input = temp(
+        "late.pcapng",
+        &pcapng(&[(late, &frame), (1_000_000, &frame)]),
+    );
+    let out = std::env::temp_dir().join(format!("ipxdump-{}-late-out.pcap", std::process::id()));
+    let o = ipxdump(&["-r", input.to_str().unwrap(), "-w", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("2106"), "{err}");
+    let reread = stdout(&ipxdump(&["-r", out.to_str().unwrap(), "-tt"]));
+    std::fs::remove_file(&input).ok();
+    std::fs::remove_file(&out).ok();
+    assert_eq!(reread.lines().count(), 1, "{reread}");
+    assert!(reread.starts_with("1.000000 "), "{reread}");
+}
+
+#[test]
+fn delta_timestamps_match_tcpdump() {
+    let out = stdout(&ipxdump(&["-r", &capture(IPX), "-ttt", "-c", "3"]));
+    let ts: Vec<&str> = out.lines().map(|l| &l[..17]).collect();
+    assert_eq!(
+        ts,
+        [
+            " 00:00:00.000000 ",
+            " 00:00:00.841238 ",
+            " 00:00:00.841245 "
+        ]
+    );
+}

@@ -156,3 +156,28 @@ fn missing_capability_names_it_and_the_fix() {
     assert!(err.contains("needs CAP_NET_RAW"), "{err}");
     assert!(err.contains("setcap cap_net_raw,cap_net_admin+ep"), "{err}");
 }
+
+#[test]
+fn live_lines_appear_before_the_capture_ends() {
+    if !privileged("live_lines_appear_before_the_capture_ends") {
+        return;
+    }
+    let ns = VethPair::new("flush");
+    let mut child = spawn_ipxdump(&ns, &["-i", "vb", "rip"]);
+    let _err = wait_listening(&mut child);
+    send_frames(&ns);
+    // ipxdump is still running: its first line must reach the pipe now, not at exit.
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(10));
+    // SAFETY: plain kill(2) on our child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    wait_exit(&mut child, Duration::from_secs(5));
+    let line = line.expect("no line while the capture runs");
+    assert!(line.contains("rip:"), "{line}");
+}
