@@ -617,3 +617,40 @@ fn pinned_trace() {
     let (trace, _) = scripted(42);
     assert_eq!(trace_digest(&trace), 1_659_377_456_724_118_033);
 }
+
+/// Regression: cut/restore went through the per-direction faults and left a copy of the
+/// medium's faults behind, so a later change to the medium no longer reached the
+/// direction.
+#[test]
+fn restore_leaves_no_fault_override_behind() {
+    let (net, a, b) = pair(3, Faults::NONE);
+    let w = sft3::link::sim::MediumId(0);
+    let lossy = Faults {
+        loss: 0.5,
+        ..Faults::NONE
+    };
+    net.set_medium_faults(w, lossy);
+    net.cut(a.id(), b.id());
+    assert!(net.faults(a.id(), b.id()).cut);
+    assert_eq!(net.faults(a.id(), b.id()).loss, 0.5);
+    net.restore(a.id(), b.id());
+    assert_eq!(net.faults(a.id(), b.id()), lossy);
+    net.set_medium_faults(w, Faults::NONE);
+    assert_eq!(
+        net.faults(a.id(), b.id()),
+        Faults::NONE,
+        "a→b follows the medium"
+    );
+    assert_eq!(net.faults(b.id(), a.id()), Faults::NONE);
+    // Changing the faults during a cut neither lifts it nor copies it into the setting.
+    net.cut(a.id(), b.id());
+    net.update_faults(a.id(), b.id(), |f| f.loss = 0.25);
+    net.clear_faults(a.id(), b.id());
+    assert!(net.faults(a.id(), b.id()).cut, "clear_faults keeps the cut");
+    net.restore(a.id(), b.id());
+    assert_eq!(net.faults(a.id(), b.id()), Faults::NONE);
+    // restore also lifts a cut set through the direction's own setting.
+    net.set_faults(a.id(), b.id(), Faults { cut: true, ..lossy });
+    net.restore(a.id(), b.id());
+    assert_eq!(net.faults(a.id(), b.id()), lossy);
+}

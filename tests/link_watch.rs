@@ -517,3 +517,56 @@ fn watcher_is_quiet_without_changes() {
         "filter let a dump answer through"
     );
 }
+
+/// Regression: messages of another family than `AF_UNSPEC` are another view of a link
+/// (`AF_BRIDGE` for a bridge port), not the link: the kernel sends an `AF_BRIDGE`
+/// `RTM_DELLINK` when a port leaves its bridge, for a port that still exists.
+#[test]
+fn other_families_are_skipped() {
+    const AF_BRIDGE: u8 = 7;
+    let mut del = link_msg(RTM_DELLINK, 9, b"vb", 6, 1);
+    del[16] = AF_BRIDGE;
+    assert_eq!(all(&del), vec![]);
+    let mut new = link_msg(RTM_NEWLINK, 9, b"vb", 6, 1);
+    new[16] = AF_BRIDGE;
+    let mut buf = del.clone();
+    buf.extend(new);
+    buf.extend(link_msg(RTM_NEWLINK, 5, b"va", 6, 1));
+    assert_eq!(all(&buf), vec![Ok(expected(5, "va", OperState::Up, true))]);
+    // The generic view of the same removal still counts.
+    let del = link_msg(RTM_DELLINK, 9, b"vb", 6, 1);
+    let evs = all(&del);
+    assert_eq!(evs.len(), 1);
+    assert!(evs[0].unwrap().removed);
+}
+
+#[test]
+fn leaving_a_bridge_is_not_a_removal() {
+    if !privileged("leaving_a_bridge_is_not_a_removal") {
+        return;
+    }
+    let ns = VethPair::new("br");
+    let br = format!("sft3br{}", std::process::id());
+    ns.ip(&["link", "add", "name", &br, "type", "bridge"]);
+    ns.ip(&["link", "set", "vb", "master", &br]);
+    let mut w = watcher(&ns);
+    w.request_dump().expect("dump");
+    let mut vb = None;
+    wait_for(&mut w, "dumping vb", |ev| {
+        if ev.name() == Some("vb") {
+            vb = Some(ev.index);
+        }
+        vb.is_some()
+    });
+    let vb = vb.unwrap();
+    ns.ip(&["link", "set", "vb", "nomaster"]);
+    // A change after the port left: every event about leaving comes before it.
+    ns.ip(&["link", "set", "va", "mtu", "1400"]);
+    wait_for(&mut w, "va's new MTU", |ev| {
+        assert!(
+            !(ev.removed && ev.index == vb),
+            "vb reported removed: {ev:?}"
+        );
+        ev.name() == Some("va") && ev.mtu == Some(1400)
+    });
+}

@@ -162,6 +162,8 @@ pub fn forward(
         else {
             continue;
         };
+        // The due time counts from the frame's arrival, not from before the wait for it.
+        let now = Instant::now();
         let frame = &buf[..m.len.min(buf.len())];
         let copies = if rng.percent(spec.duplicate) { 2 } else { 1 };
         for _ in 0..copies {

@@ -27,7 +27,8 @@ pub struct SocketOptions {
     pub promiscuous: bool,
     /// Do not read back the frames this host sends.
     pub ignore_outgoing: bool,
-    /// Longest a `recv` blocks before returning `Ok(None)`, so callers can check for signals.
+    /// Longest a `recv` blocks before returning `Ok(None)`, so callers can check for signals
+    /// (at least 1 µs: shorter, including zero, is taken as 1 µs; `None` blocks forever).
     pub read_timeout: Option<Duration>,
 }
 
@@ -80,14 +81,10 @@ impl PacketSocket {
         if ifindex == 0 {
             return Err(LinkError::NoSuchInterface(ifname.into()));
         }
+        // Protocol 0: the socket receives nothing until bind sets the protocol together
+        // with the interface, so no frame from another interface is ever queued.
         // SAFETY: plain system call; the result is checked.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                opts.protocol.to_be() as i32,
-            )
-        };
+        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
         if raw < 0 {
             return Err(os_err_now(
                 format!("opening a raw packet socket on {ifname}"),
@@ -120,11 +117,13 @@ impl PacketSocket {
             let mut mreq: libc::packet_mreq = unsafe { std::mem::zeroed() };
             mreq.mr_ifindex = ifindex;
             mreq.mr_type = libc::PACKET_MR_PROMISC as u16;
-            setsockopt(fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq).map_err(|_| {
-                os_err_now(format!("promiscuous mode on {ifname}"), "CAP_NET_ADMIN")
+            setsockopt(fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq).map_err(|e| {
+                cap_err(format!("promiscuous mode on {ifname}"), "CAP_NET_ADMIN", e)
             })?;
         }
         if let Some(t) = opts.read_timeout {
+            // A zero timeval means "block forever": the shortest timeout is 1 µs.
+            let t = t.max(Duration::from_micros(1));
             let tv = libc::timeval {
                 tv_sec: t.as_secs() as libc::time_t,
                 tv_usec: t.subsec_micros() as libc::suseconds_t,

@@ -52,3 +52,11 @@ pub enum LinkError {
         source: io::Error,
     },
 }
+
+impl LinkError {
+    /// True for an [`LinkError::Io`] whose source is [`io::ErrorKind::WouldBlock`]: the
+    /// operation did nothing now (a full send buffer) and may succeed if tried again later.
+    pub fn is_would_block(&self) -> bool {
+        matches!(self, LinkError::Io { source, .. } if source.kind() == io::ErrorKind::WouldBlock)
+    }
+}

@@ -143,18 +143,31 @@ pub trait Link {
 
     /// Sends one frame. A frame longer than [`AdapterInfo::max_frame`] is
     /// [`LinkError::TooBig`].
+    ///
+    /// A frame lost on the way out is `Ok`, as a frame lost on a wire would be: dropped by
+    /// the kernel or a filter, or sent while the adapter is down, without carrier or gone.
+    /// Links count such frames (e.g. [`RawLink::tx_dropped`]); the state is
+    /// [`status`](Link::status)'s business, and the transport above recovers the loss. A
+    /// link that cannot take the frame *now* (a full send buffer) returns an error for
+    /// which [`LinkError::is_would_block`] is true.
     fn send(&mut self, frame: &[u8]) -> Result<(), LinkError>;
 
     /// Sends several frames, in order, in as few system calls as the link can; returns how
-    /// many were sent (fewer when the link would block).
+    /// many were taken, lost frames (see [`send`](Link::send)) included: fewer only when
+    /// the link would block, and the rest can be sent later.
     fn send_batch(&mut self, frames: &[&[u8]]) -> Result<usize, LinkError> {
-        for f in frames {
-            self.send(f)?;
+        for (i, f) in frames.iter().enumerate() {
+            match self.send(f) {
+                Ok(()) => {}
+                Err(e) if e.is_would_block() => return Ok(i),
+                Err(e) => return Err(e),
+            }
         }
         Ok(frames.len())
     }
 
-    /// Receives one frame into `buf` if one is waiting; `Ok(None)` when none is.
+    /// Receives one frame into `buf` if one is waiting; `Ok(None)` when none is, including
+    /// while the adapter is down or after it vanished (ask [`status`](Link::status)).
     fn recv(&mut self, buf: &mut [u8]) -> Result<Option<RxMeta>, LinkError>;
 
     /// Carrier and operational state now.

@@ -9,6 +9,8 @@
 //! | promiscuous | off unless [`RawOptions::promiscuous`] (`PACKET_MR_PROMISC`, `CAP_NET_ADMIN`) |
 //! | timestamps | kernel receive time (`SO_TIMESTAMPNS` control message); wall clock if absent |
 //! | batching | [`Link::send_batch`] with `sendmmsg`, [`RawLink::recv_batch`] with `recvmmsg` |
+//! | losses | `ENOBUFS` (egress drop), `ENETDOWN`/`ENXIO` (link down, gone): counted in [`RawLink::tx_dropped`], not errors; a down link receives nothing (`Ok(None)`) |
+//! | full send buffer | `EAGAIN`: [`LinkError::is_would_block`]; `send_batch` returns a short count |
 //! | info | index, MAC (`SIOCGIFHWADDR`) and MTU (`SIOCGIFMTU`) from the kernel |
 //! | status | polled over rtnetlink (`RTM_GETLINK`), see [`state`] |
 //! | events | carrier/operstate changes as they happen: [`watch::LinkWatcher`] (`RTMGRP_LINK`) |
@@ -89,6 +91,7 @@ pub struct RawLink {
     kind: LinkKind,
     netlink: state::Netlink,
     tx_dropped: u64,
+    tx_link_down: u64,
 }
 
 /// An `ifreq` naming `ifname`, for the `SIOCGIF*` ioctls.
@@ -197,6 +200,7 @@ impl RawLink {
             kind: opts.kind,
             netlink,
             tx_dropped: 0,
+            tx_link_down: 0,
         })
     }
 
@@ -222,10 +226,18 @@ impl RawLink {
         })
     }
 
-    /// Frames the kernel dropped on the way out (`ENOBUFS`: a full queue, or an egress
-    /// filter such as the lab's MSL cut). They count as lost on the wire, not as errors.
+    /// Frames the kernel dropped on the way out: `ENOBUFS` (a full queue, or an egress
+    /// filter such as the lab's MSL cut) and frames refused because the interface was down
+    /// or gone (`ENETDOWN`/`ENXIO`, also counted in [`tx_link_down`](Self::tx_link_down)).
+    /// They count as lost on the wire, not as errors, from both `send` and `send_batch`.
     pub fn tx_dropped(&self) -> u64 {
         self.tx_dropped
+    }
+
+    /// Of [`tx_dropped`](Self::tx_dropped), the frames refused because the interface was
+    /// administratively down (`ENETDOWN`) or had vanished (`ENXIO`).
+    pub fn tx_link_down(&self) -> u64 {
+        self.tx_link_down
     }
 
     /// The link's filter.
@@ -241,14 +253,19 @@ impl RawLink {
 
     /// Receives up to `min(bufs.len(), metas.len())` waiting frames in one `recvmmsg` call;
     /// returns how many (0 when none is waiting). Frame `i` is in `bufs[i]`, described by
-    /// `metas[i]`; a frame longer than its buffer is cut (`len < orig_len`).
+    /// `metas[i]`; a frame longer than its buffer is cut (`len < orig_len`). The interface
+    /// going down or away (`ENETDOWN`/`ENXIO`, reported once by the kernel) is 0 too:
+    /// [`Link::status`] says why nothing arrives.
     pub fn recv_batch<B: AsMut<[u8]>>(
         &mut self,
         bufs: &mut [B],
         metas: &mut [RxMeta],
     ) -> Result<usize, LinkError> {
-        mmsg::recv_batch(self.sock.as_raw_fd(), bufs, metas)
-            .map_err(io_err(format!("receiving frames on {}", self.info.name)))
+        match mmsg::recv_batch(self.sock.as_raw_fd(), bufs, metas) {
+            Ok(n) => Ok(n),
+            Err(e) if mmsg::link_down(&e) => Ok(0),
+            Err(e) => Err(io_err(format!("receiving frames on {}", self.info.name))(e)),
+        }
     }
 }
 
@@ -269,27 +286,55 @@ impl Link for RawLink {
         &self.info
     }
 
+    /// One `send(2)` with `MSG_DONTWAIT`. A frame the kernel drops (`ENOBUFS`) or refuses
+    /// because the interface is down or gone (`ENETDOWN`/`ENXIO`) is `Ok`, counted in
+    /// [`RawLink::tx_dropped`]. A full send buffer is [`LinkError::Io`] whose source has
+    /// [`io::ErrorKind::WouldBlock`] ([`LinkError::is_would_block`]): the frame was not
+    /// sent, and sending it again later may succeed.
     fn send(&mut self, frame: &[u8]) -> Result<(), LinkError> {
         check_size(&self.info, frame)?;
         // One send(2) per frame: the plain path (and the benchmark's baseline).
-        match self.sock.send_with_flags(frame, libc::MSG_DONTWAIT) {
-            Ok(_) => Ok(()),
-            // The kernel dropped it on the way out: a loss, as on a wire, for the transport
-            // above to recover from.
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                self.tx_dropped += 1;
-                Ok(())
+        loop {
+            match self.sock.send_with_flags(frame, libc::MSG_DONTWAIT) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                // The kernel dropped it on the way out: a loss, as on a wire, for the
+                // transport above to recover from.
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    self.tx_dropped += 1;
+                    return Ok(());
+                }
+                // The link is down: status() reports it; the frame is lost like on a wire.
+                Err(e) if mmsg::link_down(&e) => {
+                    self.tx_dropped += 1;
+                    self.tx_link_down += 1;
+                    return Ok(());
+                }
+                Err(e) => {
+                    let name = &self.info.name;
+                    let op = if e.kind() == io::ErrorKind::WouldBlock {
+                        format!("sending a frame on {name} (send buffer full: try again)")
+                    } else {
+                        format!("sending a frame on {name}")
+                    };
+                    return Err(io_err(op)(e));
+                }
             }
-            Err(e) => Err(io_err(format!("sending a frame on {}", self.info.name))(e)),
         }
     }
 
+    /// `sendmmsg` in batches of 64. Frames dropped as in [`send`](Link::send) are counted
+    /// and skipped; the count returned includes them, and is short only when the send
+    /// buffer is full.
     fn send_batch(&mut self, frames: &[&[u8]]) -> Result<usize, LinkError> {
         for f in frames {
             check_size(&self.info, f)?;
         }
-        mmsg::send_batch(self.sock.as_raw_fd(), frames)
-            .map_err(io_err(format!("sending frames on {}", self.info.name)))
+        let out = mmsg::send_batch(self.sock.as_raw_fd(), frames)
+            .map_err(io_err(format!("sending frames on {}", self.info.name)))?;
+        self.tx_dropped += out.dropped;
+        self.tx_link_down += out.link_down;
+        Ok(out.done)
     }
 
     fn recv(&mut self, buf: &mut [u8]) -> Result<Option<RxMeta>, LinkError> {

@@ -22,7 +22,8 @@
 //! **Faults** are set per direction, for each sending adapter → receiving adapter pair:
 //! each medium has a default ([`SimNet::set_medium_faults`]) that a per-direction setting
 //! ([`SimNet::set_faults`]) overrides. So on a segment one receiver can lose frames while
-//! another does not, and a one-way cut is one direction's `cut`. Any of them can change at
+//! another does not. A one-way cut ([`SimNet::cut`]) is kept apart from the faults, so
+//! [`SimNet::restore`] leaves them as they were. Any of them can change at
 //! any virtual time; a change applies to frames sent afterwards, except a cut, which also
 //! drops frames still in flight in that direction when they arrive.
 //!
@@ -266,21 +267,25 @@ impl SimNet {
         self.set_faults(b, a, faults);
     }
 
-    /// Changes one direction's faults in place (starting from what applies now).
+    /// Changes one direction's faults in place, starting from its own setting or else its
+    /// medium's (a [`cut`](Self::cut) is kept apart and not copied into the setting).
     pub fn update_faults(&self, from: AdapterId, to: AdapterId, change: impl FnOnce(&mut Faults)) {
-        let mut f = self.faults(from, to);
+        let mut f = self.inner.borrow().set_faults_of(from.0, to.0);
         change(&mut f);
         self.set_faults(from, to, f);
     }
 
-    /// Drops a direction's own setting: it follows its medium's faults again.
+    /// Drops a direction's own setting: it follows its medium's faults again (a
+    /// [`cut`](Self::cut) stays until [`restore`](Self::restore)).
     pub fn clear_faults(&self, from: AdapterId, to: AdapterId) {
         self.inner.borrow_mut().faults.remove(&(from.0, to.0));
     }
 
-    /// Cuts one direction: nothing from `from` reaches `to`.
+    /// Cuts one direction: nothing from `from` reaches `to` until [`restore`](Self::restore),
+    /// whatever the faults say meanwhile. The cut is kept apart from the faults: it leaves
+    /// no per-direction setting behind.
     pub fn cut(&self, from: AdapterId, to: AdapterId) {
-        self.update_faults(from, to, |f| f.cut = true);
+        self.inner.borrow_mut().cuts.insert((from.0, to.0));
     }
 
     /// Cuts both directions between two adapters.
@@ -289,9 +294,15 @@ impl SimNet {
         self.cut(b, a);
     }
 
-    /// Restores one direction after a cut (its other faults stay).
+    /// Restores one direction after a cut: lifts [`cut`](Self::cut), and clears the `cut`
+    /// flag of the direction's own setting if it has one (its other faults stay). A
+    /// medium-wide cut (in [`set_medium_faults`](Self::set_medium_faults)) is lifted there.
     pub fn restore(&self, from: AdapterId, to: AdapterId) {
-        self.update_faults(from, to, |f| f.cut = false);
+        let mut n = self.inner.borrow_mut();
+        n.cuts.remove(&(from.0, to.0));
+        if let Some(f) = n.faults.get_mut(&(from.0, to.0)) {
+            f.cut = false;
+        }
     }
 
     /// Restores both directions between two adapters.

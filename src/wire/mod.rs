@@ -20,7 +20,7 @@
 //! | [`state`] | sft3 server-state ("I'm alive") packets |
 //! | [`msl`] | sft3 mirrored-server-link frames |
 //! | [`classify`] | which protocol an IPX packet carries |
-//! | [`dissect`] | a whole frame to everything above, errors kept beside what decoded |
+//! | [`dissect`](mod@dissect) | a whole frame to everything above, errors kept beside what decoded |
 //! | [`samples`] | deterministic sample frames of every kind, for tests and benchmarks |
 
 #![forbid(unsafe_code)]

@@ -292,3 +292,149 @@ fn async_link_waits_for_frames() {
             .expect("frames within 5 s");
     });
 }
+
+/// Runs `nft ARGS` inside the pair's namespace.
+fn nft(ns: &VethPair, args: &str) {
+    sft3::lab::testing::sh(&["ip", "netns", "exec", ns.name(), "nft", args]);
+}
+
+/// Regression: a frame dropped on egress (ENOBUFS) used to stop `send_batch` at 0 forever
+/// instead of being counted and skipped as `send` does.
+#[test]
+fn egress_drops_are_counted_by_send_batch() {
+    if !privileged("egress_drops_are_counted_by_send_batch") {
+        return;
+    }
+    let ns = VethPair::new("egress");
+    let table = format!("sft3t_egress_{}", std::process::id());
+    nft(&ns, &format!("add table netdev {table}"));
+    nft(
+        &ns,
+        &format!("add chain netdev {table} c {{ type filter hook egress device va priority 0; }}"),
+    );
+    nft(&ns, &format!("add rule netdev {table} c drop"));
+    let mut tx = open(&ns, "va", LinkKind::Msl);
+    let mut rx = open(&ns, "vb", LinkKind::Msl);
+    let frames: Vec<Vec<u8>> = (0..150).map(|i| msl_frame(i, 60)).collect();
+    let batch: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
+    assert_eq!(tx.send_batch(&batch).expect("send_batch"), 150);
+    assert_eq!(tx.tx_dropped(), 150);
+    assert_eq!(tx.tx_link_down(), 0);
+    tx.send(&frames[0]).expect("send");
+    assert_eq!(tx.tx_dropped(), 151);
+    let mut buf = [0u8; 2048];
+    assert!(rx.recv(&mut buf).unwrap().is_none(), "nothing passed");
+    // Lift the drop: the same batch now arrives whole.
+    nft(&ns, &format!("delete table netdev {table}"));
+    assert_eq!(tx.send_batch(&batch).expect("send_batch"), 150);
+    assert_eq!(tx.tx_dropped(), 151);
+    for f in &frames {
+        assert_eq!(&next_frame(&mut rx), f);
+    }
+}
+
+/// Regression: the interface going down was a hard error (`ENETDOWN` from `recv` once,
+/// from every `send` while down; `ENXIO` once the device is gone). Now `recv` gives
+/// `Ok(None)` and sends count the frames as lost; `status` reports the state.
+#[test]
+fn link_down_is_a_state_not_an_error() {
+    if !privileged("link_down_is_a_state_not_an_error") {
+        return;
+    }
+    let ns = VethPair::new("down");
+    let mut a = open(&ns, "va", LinkKind::Msl);
+    let mut b = open(&ns, "vb", LinkKind::Msl);
+    wait_status(&mut a, true, OperState::Up);
+    let mut buf = [0u8; 2048];
+    // Own interface down: the socket's pending ENETDOWN is not an error.
+    ns.ip(&["link", "set", "va", "down"]);
+    for _ in 0..3 {
+        assert!(a.recv(&mut buf).expect("recv while down").is_none());
+    }
+    a.send(&msl_frame(1, 60)).expect("send while down");
+    assert_eq!((a.tx_dropped(), a.tx_link_down()), (1, 1));
+    let f2 = msl_frame(2, 60);
+    assert_eq!(a.send_batch(&[&f2, &f2, &f2]).expect("batch while down"), 3);
+    assert_eq!((a.tx_dropped(), a.tx_link_down()), (4, 4));
+    wait_status(&mut a, false, OperState::Down);
+    // The peer saw nothing; back up, frames pass again.
+    assert!(b.recv(&mut buf).expect("peer recv").is_none());
+    ns.ip(&["link", "set", "va", "up"]);
+    wait_status(&mut a, true, OperState::Up);
+    a.send(&msl_frame(3, 60)).expect("send after up");
+    assert_eq!(next_frame(&mut b), msl_frame(3, 60));
+    assert_eq!(a.tx_dropped(), 4);
+    // The device vanishes (deleting the peer deletes both ends).
+    ns.ip(&["link", "del", "vb"]);
+    for _ in 0..3 {
+        assert!(a.recv(&mut buf).expect("recv after removal").is_none());
+        assert!(b.recv(&mut buf).expect("peer recv after removal").is_none());
+    }
+    a.send(&msl_frame(4, 60)).expect("send after removal");
+    assert_eq!(a.send_batch(&[&f2, &f2]).expect("batch after removal"), 2);
+    assert_eq!((a.tx_dropped(), a.tx_link_down()), (7, 7));
+}
+
+/// A full send buffer is an `Io` error of kind `WouldBlock` from `send`, and a short count
+/// from `send_batch`: the frame was not sent and may be sent later.
+#[test]
+fn full_send_buffer_would_block() {
+    if !privileged("full_send_buffer_would_block") {
+        return;
+    }
+    let ns = VethPair::new("eagain");
+    // A slow token bucket holds frames in the qdisc, where they stay charged to the socket.
+    let tc = format!(
+        "tc -n {} qdisc add dev va root tbf rate 8kbit burst 1600 limit 10000000",
+        ns.name()
+    );
+    sft3::lab::testing::sh(&tc.split(' ').collect::<Vec<_>>());
+    let opts = RawOptions {
+        send_buffer: Some(4096),
+        ..RawOptions::new(LinkKind::Msl)
+    };
+    let mut a = ns.run(move || RawLink::open_with("va", &opts).expect("raw link"));
+    let f = msl_frame(1, 1000);
+    let err = (0..10_000)
+        .find_map(|_| a.send(&f).err())
+        .expect("the send buffer fills");
+    assert!(err.is_would_block(), "{err}");
+    assert!(
+        matches!(&err, LinkError::Io { source, .. } if source.kind() == std::io::ErrorKind::WouldBlock)
+    );
+    assert_eq!(a.tx_dropped(), 0);
+    let batch = [f.as_slice(); 8];
+    assert!(a.send_batch(&batch).expect("batch") < batch.len());
+}
+
+/// Regression: a read timeout under 1 µs became a zero `timeval`, which the kernel takes
+/// as "block forever".
+#[test]
+fn packet_socket_zero_timeout_does_not_block_forever() {
+    if !privileged("packet_socket_zero_timeout_does_not_block_forever") {
+        return;
+    }
+    let ns = VethPair::new("tmo");
+    let (tx, rx) = std::sync::mpsc::channel();
+    // A thread, so a regression fails at the liveness bound instead of hanging the run.
+    let _ = ns.run(move || {
+        std::thread::spawn(move || {
+            let opts = sft3::link::SocketOptions {
+                read_timeout: Some(Duration::ZERO),
+                // The MSL EtherType: nothing else in the namespace sends it.
+                protocol: 0x88b5,
+                ..Default::default()
+            };
+            let s = sft3::link::PacketSocket::open("va", &opts).expect("packet socket");
+            let mut buf = [0u8; 2048];
+            let _ = tx.send(s.recv(&mut buf).map(|m| m.is_none()).unwrap_or(false));
+        })
+    });
+    let timed_out = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("recv returned within 5 s");
+    assert!(
+        timed_out,
+        "recv gave a frame or an error instead of Ok(None)"
+    );
+}

@@ -66,11 +66,15 @@ fn kernel_ts(hdr: &libc::msghdr) -> Option<Timestamp> {
     None
 }
 
+/// Only these mean "nothing to do now": anything else is a real outcome for the caller.
 fn would_block(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EAGAIN) | Some(libc::EINTR) | Some(libc::ENOBUFS)
-    )
+    matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EINTR))
+}
+
+/// True for the errors of an interface that is down (`ENETDOWN`) or gone (`ENXIO`): a
+/// state change, which [`Link::status`](crate::link::Link::status) reports, not a failure.
+pub(crate) fn link_down(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENETDOWN) | Some(libc::ENXIO))
 }
 
 /// Receives waiting frames into `bufs`, describing them in `metas`; returns how many.
@@ -131,10 +135,25 @@ pub(crate) fn recv_batch<B: AsMut<[u8]>>(
     Ok(done)
 }
 
-/// Sends `frames` in order; returns how many went (fewer when the socket would block).
-pub(crate) fn send_batch(fd: RawFd, frames: &[&[u8]]) -> io::Result<usize> {
-    let mut done = 0;
-    while done < frames.len() {
+/// What [`send_batch`] did with the frames.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SendOutcome {
+    /// Frames taken, in order from the first: sent or dropped. Fewer than given only when
+    /// the socket would block.
+    pub(crate) done: usize,
+    /// Of those, frames the kernel dropped on the way out (`ENOBUFS`, or the link down).
+    pub(crate) dropped: u64,
+    /// Of the dropped, frames refused because the interface was down or gone.
+    pub(crate) link_down: u64,
+}
+
+/// Sends `frames` in order. A frame the kernel drops (`ENOBUFS`: a full queue or an egress
+/// filter; `ENETDOWN`/`ENXIO`: the link is down or gone) is counted and skipped, as
+/// `send` does; only `EAGAIN` stops the batch early.
+pub(crate) fn send_batch(fd: RawFd, frames: &[&[u8]]) -> io::Result<SendOutcome> {
+    let mut out = SendOutcome::default();
+    while out.done < frames.len() {
+        let done = out.done;
         let n = (frames.len() - done).min(BATCH);
         let mut iov = [(); BATCH].map(|_| empty_iov());
         let mut hdrs = [(); BATCH].map(|_| empty_hdr());
@@ -149,17 +168,28 @@ pub(crate) fn send_batch(fd: RawFd, frames: &[&[u8]]) -> io::Result<usize> {
         // SAFETY: the first n headers point at live iovecs over the caller's frames.
         let sent =
             unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
-        if sent < 0 {
-            let e = io::Error::last_os_error();
-            if would_block(&e) || done > 0 {
-                break;
-            }
-            return Err(e);
+        if sent > 0 {
+            // A short count hides the next frame's error: the next call reports it.
+            out.done += sent as usize;
+            continue;
         }
-        done += sent as usize;
-        if (sent as usize) < n {
+        if sent == 0 {
             break;
         }
+        // sendmmsg returns -1 only when the first message failed: that frame's fate.
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::ENOBUFS) => {}
+            _ if link_down(&e) => out.link_down += 1,
+            _ if would_block(&e) => break,
+            // A real failure after some frames went: report those; the caller's next
+            // call meets the error on its first frame.
+            _ if done > 0 => break,
+            _ => return Err(e),
+        }
+        out.dropped += 1;
+        out.done += 1;
     }
-    Ok(done)
+    Ok(out)
 }

@@ -8,8 +8,8 @@
 //! The answer is one `RTM_NEWLINK` whose attributes include `IFLA_OPERSTATE` (u8, RFC 2863
 //! value) and `IFLA_CARRIER` (u8). A netlink socket belongs to the network namespace it was
 //! opened in, so the answer is right even for a thread that `setns`-ed into a namespace,
-//! where `/sys/class/net` still shows the namespace that mounted sysfs. [`Link::status`]
-//! (crate::link::Link::status) polls (one request per call); [`super::watch`] delivers the
+//! where `/sys/class/net` still shows the namespace that mounted sysfs. [`Link::status`](crate::link::Link::status)
+//! polls (one request per call); [`super::watch`] delivers the
 //! changes as events.
 
 use std::io;
@@ -87,7 +87,9 @@ impl Netlink {
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
-        let mut buf = [0u8; 8192];
+        // A netlink datagram can be up to 32 KiB (the kernel's cap); a shorter buffer
+        // would cut a long reply (many attributes) and lose the answer.
+        let mut buf = [0u8; 32 * 1024];
         loop {
             // SAFETY: buf is valid for its length.
             let n = unsafe {
@@ -130,7 +132,8 @@ fn parse_reply(mut b: &[u8], seq: u32) -> io::Result<Option<LinkStatus>> {
         if mseq == seq {
             if ty == NLMSG_ERROR {
                 let errno = u32_at(msg, NLMSG_HDR).ok_or_else(bad)? as i32;
-                return Err(io::Error::from_raw_os_error(-errno));
+                let errno = errno.checked_neg().ok_or_else(bad)?;
+                return Err(io::Error::from_raw_os_error(errno));
             }
             if ty == RTM_NEWLINK {
                 return Ok(Some(parse_link(

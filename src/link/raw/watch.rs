@@ -7,7 +7,7 @@
 //! | 6..8 | `nlmsg_flags` |
 //! | 8..12 | `nlmsg_seq` |
 //! | 12..16 | `nlmsg_pid`: 0 from the kernel |
-//! | 16..32 | `ifinfomsg`: family u8, pad u8, type u16, index i32, flags u32, change u32 |
+//! | 16..32 | `ifinfomsg`: family u8 (only 0, `AF_UNSPEC`, is read), pad u8, type u16, index i32, flags u32, change u32 |
 //! | 32.. | `rtattr`s: len u16 (header included), type u16, payload, padded to 4 |
 //!
 //! Attributes read: `IFLA_IFNAME` (3, NUL-terminated), `IFLA_MTU` (4, u32),
@@ -45,6 +45,9 @@ const NLMSG_DONE: u16 = 3;
 const NLMSG_OVERRUN: u16 = 4;
 const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
+
+/// `ifi_family` of the link messages read: the generic view of a link.
+const AF_UNSPEC: u8 = 0;
 
 const IFLA_IFNAME: u16 = 3;
 const IFLA_MTU: u16 = 4;
@@ -255,6 +258,10 @@ impl Iterator for LinkMessages<'_> {
             // The last message need not be padded: clamp to the end.
             self.rest = b.get(align4(ulen)..).unwrap_or(&[]);
             match ty {
+                // Another family's view of a link (AF_BRIDGE for a bridge port, sent as an
+                // RTM_DELLINK when the port leaves its bridge) is not the link itself.
+                RTM_NEWLINK | RTM_DELLINK
+                    if msg.get(NLMSG_HDR).is_some_and(|&f| f != AF_UNSPEC) => {}
                 RTM_NEWLINK | RTM_DELLINK => return Some(parse_link(msg, ty == RTM_DELLINK)),
                 NLMSG_ERROR => match u32_at(msg, NLMSG_HDR) {
                     None => return Some(Err(NetlinkError::ErrorTruncated)),

@@ -1,7 +1,7 @@
 //! The simulator's state behind the `SimNet` handle: adapters, media, the in-flight queue.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::time::Duration;
 
 use super::fault::{Faults, SimCounters};
@@ -72,6 +72,9 @@ pub(super) struct Net {
     pub media: Vec<Medium>,
     /// Per-direction settings that override the medium's faults.
     pub faults: BTreeMap<(u32, u32), Faults>,
+    /// Directions cut with `SimNet::cut`, kept apart from the faults so a restore leaves
+    /// no per-direction setting behind.
+    pub cuts: BTreeSet<(u32, u32)>,
     /// One stream per direction, made on first use (BTreeMap: no hash-order randomness).
     rngs: BTreeMap<(u32, u32), Rng>,
     queue: BinaryHeap<InFlight>,
@@ -89,6 +92,7 @@ impl Net {
             adapters: Vec::new(),
             media: Vec::new(),
             faults: BTreeMap::new(),
+            cuts: BTreeSet::new(),
             rngs: BTreeMap::new(),
             queue: BinaryHeap::new(),
             seq: 0,
@@ -195,7 +199,16 @@ impl Net {
         self.status(AdapterId(id)).is_usable()
     }
 
+    /// The faults frames from `from` to `to` meet now: the direction's own setting or its
+    /// medium's, cut also when the direction is in the cut set.
     pub fn direction_faults(&self, from: u32, to: u32) -> Faults {
+        let mut f = self.set_faults_of(from, to);
+        f.cut |= self.cuts.contains(&(from, to));
+        f
+    }
+
+    /// The direction's own setting, else its medium's (the cut set not applied).
+    pub fn set_faults_of(&self, from: u32, to: u32) -> Faults {
         if let Some(f) = self.faults.get(&(from, to)) {
             return *f;
         }
