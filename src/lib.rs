@@ -9,10 +9,12 @@
 //! * [`link`]: moving frames: raw `AF_PACKET` sockets (with `lab`, the only places with
 //!   `unsafe` code), pcap record/replay, simulated wires.
 //! * [`lab`]: network namespaces as test hosts (`sft3 lab`).
+//! * [`msl`]: the Mirrored Server Link transport, a sans-IO core over MSL frames.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 pub mod capture;
 pub mod lab;
 pub mod link;
+pub mod msl;
 pub mod wire;

@@ -1,0 +1,347 @@
+//! The endpoint: session (handshake, restarts, refusals), liveness, and the prioritised
+//! transmit path over the four streams.
+
+use std::collections::VecDeque;
+
+use core::time::Duration;
+
+mod session;
+mod transmit;
+
+use super::rtt::Rtt;
+use super::stream::{RecvStream, RxOutcome, SendStream};
+use super::{
+    CloseReason, MslConfig, MslCounters, MslEvent, MslState, PeerInfo, Priority, SendError,
+};
+use crate::wire::msl::{flag, AckRepr, FrameType, MslLinkFrame, MslRepr};
+use crate::wire::MacAddr;
+
+const CLASSES: [Priority; 4] = [
+    Priority::Control,
+    Priority::Event,
+    Priority::Bulk,
+    Priority::Background,
+];
+
+/// A reset waiting to go out.
+struct PendingReset {
+    /// A close (orderly end) rather than a reset.
+    close: bool,
+    reason: CloseReason,
+    to_incarnation: u64,
+    text: String,
+}
+
+/// One end of the Mirrored Server Link: a sans-IO state machine (see the module docs).
+pub struct Msl {
+    cfg: MslConfig,
+    state: MslState,
+    peer: Option<PeerInfo>,
+    /// The peer has shown it knows our incarnation: with `peer`, the session is up.
+    peer_knows_us: bool,
+    /// Data was allowed in the current session (so a restart loses what was unacked).
+    established: bool,
+    peer_mac: MacAddr,
+    send: [SendStream; 4],
+    recv: [RecvStream; 4],
+    events: VecDeque<MslEvent>,
+    counters: MslCounters,
+    last_rx: Duration,
+    last_tx: Duration,
+    next_hello: Duration,
+    hello_ack_due: bool,
+    heartbeat_due: bool,
+    reset_due: Option<PendingReset>,
+    last_reset: Option<Duration>,
+    auth_reported: bool,
+    /// Hellos of another frame version since the last valid frame.
+    foreign_hellos: u32,
+}
+
+impl Msl {
+    /// A new endpoint, connecting: its first hello is due at `now`.
+    pub fn new(cfg: MslConfig, now: Duration) -> Msl {
+        let rtt = Rtt::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max, cfg.ack_delay);
+        let send = core::array::from_fn(|_| SendStream::new(rtt.clone(), cfg.window));
+        let recv = core::array::from_fn(|_| RecvStream::new(cfg.window, cfg.max_message));
+        Msl {
+            peer_mac: cfg.peer_mac.unwrap_or(MacAddr::BROADCAST),
+            state: MslState::Connecting,
+            peer: None,
+            peer_knows_us: false,
+            established: false,
+            send,
+            recv,
+            events: VecDeque::new(),
+            counters: MslCounters::default(),
+            last_rx: now,
+            last_tx: now,
+            next_hello: now,
+            hello_ack_due: false,
+            heartbeat_due: false,
+            reset_due: None,
+            last_reset: None,
+            auth_reported: false,
+            foreign_hellos: 0,
+            cfg,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MslConfig {
+        &self.cfg
+    }
+
+    /// The session's state.
+    pub fn state(&self) -> MslState {
+        self.state
+    }
+
+    /// The peer of the current (or coming) session, once its hello was accepted.
+    pub fn peer(&self) -> Option<&PeerInfo> {
+        self.peer.as_ref()
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> MslCounters {
+        let mut c = self.counters;
+        c.bad_fragments = self.recv.iter().map(|r| r.bad_fragments).sum();
+        c
+    }
+
+    /// The smoothed round-trip time of a class's stream, once measured.
+    pub fn srtt(&self, p: Priority) -> Option<Duration> {
+        self.send[p.bits() as usize].rtt.srtt()
+    }
+
+    /// Data frames of a class in flight (sent, not cumulatively acked).
+    pub fn in_flight(&self, p: Priority) -> usize {
+        self.send[p.bits() as usize].in_flight()
+    }
+
+    /// Bytes of a class's messages not yet fully acknowledged.
+    pub fn queued_bytes(&self, p: Priority) -> usize {
+        self.send[p.bits() as usize].queued_bytes()
+    }
+
+    /// Queues a message (copied). It goes out, fragmented to the MTU, once the session is
+    /// up; messages queued before the first session wait for it.
+    pub fn send(&mut self, priority: Priority, message: &[u8]) -> Result<(), SendError> {
+        self.send_owned(priority, message.into())
+    }
+
+    /// Queues a message without copying it.
+    pub fn send_owned(&mut self, priority: Priority, message: Box<[u8]>) -> Result<(), SendError> {
+        if message.len() > u32::MAX as usize {
+            return Err(SendError::TooLarge);
+        }
+        if self.state == MslState::Closed {
+            return Err(SendError::Closed);
+        }
+        let s = &mut self.send[priority.bits() as usize];
+        if s.queued_bytes() > 0 && s.queued_bytes() + message.len() > self.cfg.max_queued {
+            return Err(SendError::QueueFull);
+        }
+        s.push(message);
+        self.counters.messages_queued += 1;
+        Ok(())
+    }
+
+    /// Ends the session for good: a close frame with `reason` goes to the peer (if one is
+    /// known), unacked messages come back as [`MslEvent::Lost`], and the endpoint then
+    /// ignores every frame. A new [`Msl`] starts again.
+    pub fn close(&mut self, reason: CloseReason) {
+        if let Some(p) = &self.peer {
+            self.reset_due = Some(PendingReset {
+                close: true,
+                reason,
+                to_incarnation: p.incarnation,
+                text: String::new(),
+            });
+        } else {
+            self.reset_due = None;
+        }
+        self.end_session();
+        self.state = MslState::Closed;
+    }
+
+    /// The next event for the layer above.
+    pub fn poll_event(&mut self) -> Option<MslEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) (or `poll_transmit`) wants to run next;
+    /// call after `poll_transmit` returned `None`.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        let iv = self.cfg.heartbeat_interval;
+        let mut t: Option<Duration> = None;
+        let mut at = |d: Duration| t = Some(t.map_or(d, |x| x.min(d)));
+        match self.state {
+            MslState::Connecting => at(self.next_hello),
+            MslState::Refused(_) | MslState::Closed => {}
+            MslState::Up | MslState::Silent => {
+                at(self.last_tx + iv);
+                if self.state == MslState::Up {
+                    at(self.silence_deadline());
+                }
+                for s in &self.send {
+                    if let Some(d) = s.rto_at() {
+                        at(d);
+                    }
+                }
+            }
+        }
+        if self.peer.is_some() {
+            for r in &self.recv {
+                if let Some(d) = r.ack_at() {
+                    at(d);
+                }
+            }
+        }
+        t
+    }
+
+    fn silence_deadline(&self) -> Duration {
+        self.last_rx + self.cfg.heartbeat_interval * self.cfg.silent_after_missed.max(1)
+    }
+
+    /// Runs the timers due at `now`: silence, retransmission timeouts. (Hellos, heartbeats
+    /// and delayed acks are sent by `poll_transmit` when due.)
+    pub fn handle_timeout(&mut self, now: Duration) {
+        if self.state == MslState::Up && now >= self.silence_deadline() {
+            self.state = MslState::Silent;
+            let iv = self.cfg.heartbeat_interval.as_nanos().max(1);
+            let missed = (now.saturating_sub(self.last_rx).as_nanos() / iv) as u32;
+            self.events.push_back(MslEvent::Silent {
+                since: self.last_rx,
+                missed,
+            });
+        }
+        if self.is_established() {
+            let probe_only = self.state == MslState::Silent;
+            for s in &mut self.send {
+                if s.on_timer(now, probe_only).is_some() {
+                    self.counters.timeouts += 1;
+                }
+            }
+        }
+    }
+
+    fn is_established(&self) -> bool {
+        matches!(self.state, MslState::Up | MslState::Silent)
+    }
+
+    /// Takes one received Ethernet frame. Anything invalid is counted and dropped.
+    pub fn handle_frame(&mut self, now: Duration, frame: &[u8]) {
+        if self.state == MslState::Closed {
+            self.counters.dropped.closed += 1;
+            return;
+        }
+        let key = self.cfg.key;
+        let lf = match MslLinkFrame::parse(frame, key.as_ref()) {
+            Ok(f) => f,
+            Err(e) => return self.on_bad_frame(now, frame, &e),
+        };
+        if lf.eth.dst != self.cfg.local_mac && !lf.eth.dst.is_multicast() {
+            self.counters.dropped.not_for_us += 1;
+            return;
+        }
+        let Ok(repr) = MslRepr::parse(&lf.msl) else {
+            self.counters.dropped.malformed += 1;
+            return;
+        };
+        let payload = lf.msl.payload();
+        match repr.frame_type {
+            FrameType::Hello | FrameType::HelloAck => {
+                self.on_handshake(now, &repr, payload, lf.eth.src)
+            }
+            FrameType::Reset | FrameType::Close => self.on_reset(&repr, payload),
+            FrameType::Data | FrameType::Ack | FrameType::Heartbeat => {
+                self.on_session_frame(now, &repr, payload, lf.eth.src)
+            }
+        }
+    }
+
+    fn on_session_frame(&mut self, now: Duration, repr: &MslRepr, payload: &[u8], src: MacAddr) {
+        let in_session = self.peer.as_ref().is_some_and(|p| {
+            p.incarnation == repr.sender_incarnation
+                && repr.receiver_incarnation == self.cfg.incarnation
+        });
+        if !in_session || matches!(self.state, MslState::Refused(_)) {
+            self.counters.dropped.stale_incarnation += 1;
+            if repr.receiver_incarnation == self.cfg.incarnation && repr.sender_incarnation != 0 {
+                // The sender believes in a session with us that we do not have: tell it,
+                // so it ends the session and says hello again.
+                let text = String::from("no session with this incarnation");
+                self.queue_reset(
+                    now,
+                    CloseReason::UNKNOWN_SESSION,
+                    repr.sender_incarnation,
+                    text,
+                );
+            }
+            return;
+        }
+        // Parse everything before changing anything.
+        let ack = match repr.frame_type {
+            FrameType::Ack => match AckRepr::parse_bytes(payload) {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    self.counters.dropped.bad_ack += 1;
+                    return;
+                }
+            },
+            _ => None,
+        };
+        self.counters.frames_received += 1;
+        self.auth_reported = false;
+        self.foreign_hellos = 0;
+        if self.cfg.peer_mac.is_none() {
+            // The MAC is outside the integrity check: follow the latest valid frame, so
+            // one learnt from a frame damaged in the link header does not stick.
+            self.peer_mac = src;
+        }
+        if self.state == MslState::Silent {
+            self.state = MslState::Up;
+            self.events.push_back(MslEvent::Recovered {
+                silent_for: now.saturating_sub(self.last_rx),
+            });
+            for s in &mut self.send {
+                s.kick(now);
+            }
+        }
+        self.last_rx = now;
+        self.confirm();
+        let c = repr.priority.bits() as usize;
+        if repr.flags & flag::ACK != 0 {
+            let blocks = ack.as_ref().map_or(&[][..], |a| &a.blocks[..]);
+            let out = self.send[c].on_ack(now, repr.ack, blocks, repr.window);
+            if out.invalid {
+                self.counters.dropped.bad_ack += 1;
+            }
+            self.counters.fast_lost += u64::from(out.marked_lost);
+        }
+        if repr.frame_type == FrameType::Data {
+            let events = &mut self.events;
+            let delivered = &mut self.counters.messages_delivered;
+            let priority = repr.priority;
+            let out = self.recv[c].on_data(
+                now,
+                self.cfg.ack_delay,
+                repr.seq,
+                (repr.message_id, repr.fragment_offset, repr.message_len),
+                payload,
+                repr.flags & flag::ACK_NOW != 0,
+                &mut |message| {
+                    *delivered += 1;
+                    events.push_back(MslEvent::Delivered { priority, message });
+                },
+            );
+            match out {
+                RxOutcome::Accepted => {}
+                RxOutcome::Duplicate => self.counters.dropped.duplicate += 1,
+                RxOutcome::OutOfWindow => self.counters.dropped.out_of_window += 1,
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The transmit half of the endpoint: the prioritised choice of the next frame and its
+//! construction.
+
+use core::time::Duration;
+
+use super::{Msl, CLASSES};
+use crate::msl::{MslState, Priority};
+use crate::wire::msl::{
+    emit_close, ethernet_repr, flag, integrity_len, max_payload, AckRepr, FrameType, HandshakeRepr,
+    MslRepr, HEADER_LEN,
+};
+use crate::wire::{Result as WireResult, WireError};
+
+impl Msl {
+    /// Writes the next frame to send into `buf` (at least the MTU + 14 bytes) and returns
+    /// its length, or `None` when nothing is due. Order: reset or close, hello / hello-ack, acks,
+    /// heartbeat, then data of the control, event, bulk and background streams.
+    pub fn poll_transmit(&mut self, now: Duration, buf: &mut [u8]) -> Option<usize> {
+        self.handle_timeout(now);
+        if let Some(r) = self.reset_due.take() {
+            let ty = if r.close {
+                FrameType::Close
+            } else {
+                FrameType::Reset
+            };
+            let mut repr = self.repr(ty, Priority::Control);
+            repr.receiver_incarnation = r.to_incarnation;
+            let text = r.text.as_bytes();
+            let text = &text[..text.len().min(200)];
+            let n = self.write(buf, &repr, |p| emit_close(p, r.reason, text));
+            self.last_reset = Some(now);
+            self.counters.resets_sent += 1;
+            return self.sent(now, n);
+        }
+        let hello_due = self.state == MslState::Connecting && now >= self.next_hello;
+        if self.hello_ack_due || hello_due {
+            let ty = if self.hello_ack_due {
+                FrameType::HelloAck
+            } else {
+                self.next_hello = now + self.cfg.heartbeat_interval;
+                FrameType::Hello
+            };
+            self.hello_ack_due = false;
+            let hs = self.handshake();
+            let repr = self.repr(ty, Priority::Control);
+            let n = self.write(buf, &repr, |p| hs.emit(p));
+            self.counters.hellos_sent += 1;
+            return self.sent(now, n);
+        }
+        if !self.is_established() {
+            return None;
+        }
+        for (c, class) in CLASSES.iter().enumerate() {
+            if let Some((cum, blocks)) = self.recv[c].take_ack(now) {
+                let mut repr = self.repr(FrameType::Ack, *class);
+                repr.flags |= flag::ACK;
+                repr.ack = cum;
+                let a = AckRepr { blocks };
+                let n = self.write(buf, &repr, |p| a.emit(p));
+                self.counters.acks_sent += 1;
+                return self.sent(now, n);
+            }
+        }
+        if self.heartbeat_due || now >= self.last_tx + self.cfg.heartbeat_interval {
+            self.heartbeat_due = false;
+            let mut repr = self.repr(FrameType::Heartbeat, Priority::Control);
+            repr.flags |= flag::ACK;
+            repr.ack = self.recv[0].rcv_nxt();
+            self.recv[0].piggybacked();
+            let n = self.write(buf, &repr, |_| Ok(0));
+            self.counters.heartbeats_sent += 1;
+            return self.sent(now, n);
+        }
+        self.poll_data(now, buf)
+    }
+
+    pub(super) fn poll_data(&mut self, now: Duration, buf: &mut [u8]) -> Option<usize> {
+        let (w, auth) = (self.cfg.window, self.cfg.key.is_some());
+        let mut mtu = self.cfg.mtu.min(buf.len().saturating_sub(14));
+        if let Some(p) = &self.peer {
+            mtu = mtu.min(usize::from(p.handshake.max_frame));
+        }
+        let maxp = max_payload(mtu, auth).max(1);
+        let c = (0..CLASSES.len()).find(|&c| self.send[c].ready(w))?;
+        let seg = self.send[c].next(now, maxp, w)?;
+        let mut repr = self.repr(FrameType::Data, CLASSES[c]);
+        repr.flags |= flag::ACK;
+        if seg.last_of_burst || seg.retransmit {
+            repr.flags |= flag::ACK_NOW;
+        }
+        repr.ack = self.recv[c].rcv_nxt();
+        repr.seq = seg.seq;
+        repr.message_id = seg.msg_id;
+        repr.fragment_offset = seg.offset;
+        repr.message_len = seg.msg_len;
+        let data = self.send[c].payload(&seg);
+        let n = self.write(buf, &repr, |p| {
+            let have = p.len();
+            let dst = p.get_mut(..data.len()).ok_or(WireError::BufferTooSmall {
+                what: "MSL data",
+                need: data.len(),
+                have,
+            })?;
+            dst.copy_from_slice(data);
+            Ok(data.len())
+        });
+        self.recv[c].piggybacked();
+        if seg.retransmit {
+            self.counters.retransmits += 1;
+        } else {
+            self.counters.data_sent += 1;
+        }
+        self.sent(now, n)
+    }
+
+    pub(super) fn sent(&mut self, now: Duration, n: Option<usize>) -> Option<usize> {
+        let n = n?;
+        self.last_tx = now;
+        self.counters.frames_sent += 1;
+        self.counters.bytes_sent += n as u64;
+        Some(n)
+    }
+
+    pub(super) fn handshake(&self) -> HandshakeRepr {
+        let c = &self.cfg;
+        HandshakeRepr {
+            server_id: c.server_id,
+            name: c.name,
+            min_version: c.versions.0.min(c.versions.1),
+            max_version: c.versions.1.max(c.versions.0),
+            role: c.role,
+            flags: c.flags,
+            priority: c.priority,
+            max_frame: c.mtu.min(u16::MAX as usize) as u16,
+            volume_size: c.compat.volume_size,
+            region_size: c.compat.region_size,
+            engine_version: c.compat.engine_version,
+            tracked_since: c.tracked_since,
+            history: c.history.clone(),
+        }
+    }
+
+    /// A header for a frame of the current session (no ack, no payload yet).
+    pub(super) fn repr(&self, frame_type: FrameType, class: Priority) -> MslRepr {
+        let c = class.bits() as usize;
+        MslRepr {
+            frame_type,
+            priority: class,
+            flags: 0,
+            window: self.recv[c].window(),
+            sender_incarnation: self.cfg.incarnation,
+            receiver_incarnation: self.peer.as_ref().map_or(0, |p| p.incarnation),
+            seq: self.send[c].next_seq(),
+            ack: 0,
+            message_id: 0,
+            fragment_offset: 0,
+            message_len: 0,
+            payload_len: 0,
+        }
+    }
+
+    /// Builds a whole frame: `fill` writes the payload at its place and returns its length.
+    pub(super) fn write(
+        &self,
+        buf: &mut [u8],
+        repr: &MslRepr,
+        fill: impl FnOnce(&mut [u8]) -> WireResult<usize>,
+    ) -> Option<usize> {
+        let key = self.cfg.key.as_ref();
+        let eth = ethernet_repr(self.peer_mac, self.cfg.local_mac, None);
+        let hl = eth.header_len();
+        let plen = fill(buf.get_mut(hl + HEADER_LEN..)?).ok()?;
+        let msl_len = HEADER_LEN + plen + integrity_len(key.is_some());
+        eth.emit(buf, msl_len).ok()?;
+        let repr = MslRepr {
+            payload_len: plen,
+            ..*repr
+        };
+        repr.emit(buf.get_mut(hl..)?, key).ok()?;
+        Some(eth.frame_len(msl_len))
+    }
+}

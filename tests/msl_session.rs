@@ -1,0 +1,441 @@
+//! The MSL transport core's session transitions over the simulated link: handshake,
+//! restarts, refusals (version, configuration, key), replays, garbage, silence and recovery.
+
+mod msl_common;
+
+use msl_common::{class_of, config, key, Pair, Rng, MS};
+use sft3::link::sim::Faults;
+use sft3::link::Link;
+use sft3::msl::{CloseReason, Msl, MslEvent, MslState, Priority};
+use sft3::wire::msl::{FrameType, MslLinkFrame};
+
+#[test]
+fn handshake_exchanges_identities() {
+    let mut p = Pair::new(1, 1500, |_, c| c);
+    p.up();
+    for (i, j) in [(0, 1), (1, 0)] {
+        let ups: Vec<_> = p.events[i]
+            .iter()
+            .filter_map(|(_, e)| match e {
+                MslEvent::Up { peer } => Some(peer.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ups.len(), 1);
+        let h = &ups[0].handshake;
+        assert_eq!(h.server_id, j as u64 + 1);
+        assert_eq!(ups[0].incarnation, 100 * (j as u64 + 1));
+        assert_eq!(ups[0].mac, p.ad[j].info().mac);
+        assert_eq!(h.current_generation(), Some(0x1001 + j as u64));
+        assert_eq!(h.volume_size, 1 << 30);
+    }
+    // Up within a few frames on a perfect wire, and it stays up while idle.
+    assert!(p.net.now() < 10 * MS, "{:?}", p.net.now());
+    p.run_for(200 * MS);
+    assert!(p.ep.iter().all(|e| e.state() == MslState::Up));
+    assert!(p.ep.iter().all(|e| e.counters().heartbeats_sent >= 30));
+    assert!(p.ep.iter().all(|e| e.counters().dropped.total() == 0));
+}
+
+#[test]
+fn handshake_survives_loss() {
+    let mut p = Pair::new(9, 1500, |_, c| c);
+    p.faults(Faults {
+        loss: 0.5,
+        ..Faults::NONE
+    });
+    p.up();
+}
+
+/// Side `r` restarts (a new endpoint with a higher incarnation) while side `o` has data
+/// in flight to it: `o` reports the restart, hands back the unacked messages, and a new
+/// session carries new messages.
+fn restart(r: usize) {
+    let o = 1 - r;
+    let mut p = Pair::new(5, 1500, |_, c| c);
+    p.up();
+    p.ep[o].send(Priority::Event, b"before").unwrap();
+    p.run_for(20 * MS);
+    assert_eq!(p.delivered(r).len(), 1);
+    // Cut, queue a message that cannot be acked, restart `r` behind the cut.
+    p.net.cut_both(p.ad[0].id(), p.ad[1].id());
+    p.ep[o].send(Priority::Bulk, &[7u8; 5000]).unwrap();
+    p.run_for(10 * MS);
+    let mut cfg = p.ep[r].config().clone();
+    cfg.incarnation += 1;
+    let old = p.ep[r].config().incarnation;
+    p.ep[r] = Msl::new(cfg, p.net.now());
+    p.events[r].clear();
+    p.net.restore_both(p.ad[0].id(), p.ad[1].id());
+    p.up();
+    let restarted: Vec<_> = p.events[o]
+        .iter()
+        .filter_map(|(_, e)| match e {
+            MslEvent::Restarted {
+                old_incarnation,
+                new_incarnation,
+            } => Some((*old_incarnation, *new_incarnation)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(restarted, vec![(old, old + 1)]);
+    let lost: Vec<_> = p.events[o]
+        .iter()
+        .filter_map(|(_, e)| match e {
+            MslEvent::Lost { priority, message } => Some((*priority, message.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost, vec![(Priority::Bulk, 5000)]);
+    assert_eq!(p.count(o, |e| matches!(e, MslEvent::Up { .. })), 2);
+    // The new session works both ways, starting its streams afresh.
+    p.ep[o].send(Priority::Event, b"after").unwrap();
+    p.ep[r].send(Priority::Event, b"hello again").unwrap();
+    p.run_for(20 * MS);
+    assert_eq!(p.delivered(r), vec![(Priority::Event, b"after".to_vec())]);
+    assert_eq!(p.delivered(o).last().unwrap().1, b"hello again".to_vec());
+    assert_eq!(p.ep[o].counters().peer_restarts, 1);
+}
+
+#[test]
+fn restart_of_b_resets_the_session() {
+    restart(1);
+}
+
+#[test]
+fn restart_of_a_resets_the_session() {
+    restart(0);
+}
+
+#[test]
+fn old_session_frames_are_dropped() {
+    // Record A's frames of the first session, restart B, replay them: all dropped.
+    let mut p = Pair::new(6, 1500, |_, c| c);
+    p.up();
+    p.net.record_trace(false);
+    let mut old = Vec::new();
+    p.ep[0].send(Priority::Event, b"x").unwrap();
+    let mut buf = vec![0u8; 2000];
+    let now = p.net.now();
+    while let Some(n) = p.ep[0].poll_transmit(now, &mut buf) {
+        old.push(buf[..n].to_vec());
+    }
+    assert!(!old.is_empty());
+    let mut cfg = p.ep[1].config().clone();
+    cfg.incarnation += 1;
+    p.ep[1] = Msl::new(cfg, now);
+    for f in &old {
+        p.ep[1].handle_frame(now, f);
+    }
+    let c = p.ep[1].counters();
+    assert_eq!(c.dropped.stale_incarnation, old.len() as u64);
+    assert_eq!(p.ep[1].state(), MslState::Connecting);
+    assert!(p.ep[1].poll_event().is_none());
+    // And an old hello replayed to A after B's restart is known stale too.
+    p.up();
+    let stale_before = p.ep[0].counters().dropped.stale_incarnation;
+    let mut hello = vec![0u8; 2000];
+    let mut b_old = Msl::new(config(2, 200, p.ad[1].info().mac, 1500), p.net.now());
+    let n = b_old.poll_transmit(p.net.now(), &mut hello).unwrap();
+    p.ep[0].handle_frame(p.net.now(), &hello[..n]);
+    assert_eq!(
+        p.ep[0].counters().dropped.stale_incarnation,
+        stale_before + 1
+    );
+    assert_eq!(p.ep[0].state(), MslState::Up);
+}
+
+fn refusal(p: &mut Pair, reason: CloseReason, detail: &str) {
+    p.run_for(100 * MS);
+    for i in 0..2 {
+        assert_eq!(p.ep[i].state(), MslState::Refused(reason), "side {i}");
+        assert_eq!(p.count(i, |e| matches!(e, MslEvent::Up { .. })), 0);
+        let refused: Vec<_> = p.events[i]
+            .iter()
+            .filter_map(|(_, e)| match e {
+                MslEvent::Refused {
+                    reason: r, detail, ..
+                } => Some((*r, detail.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(refused.len(), 1, "side {i}: {refused:?}");
+        assert_eq!(refused[0].0, reason);
+        assert!(
+            refused[0].1.contains(detail),
+            "side {i}: {:?}",
+            refused[0].1
+        );
+    }
+    // The first side to hear an incompatible hello resets; the other learns why from it.
+    assert!(p.ep.iter().any(|e| e.counters().resets_sent >= 1));
+    // Refused endpoints stop sending hellos.
+    let sent = p.ep[0].counters().frames_sent;
+    p.run_for(100 * MS);
+    assert!(p.ep[0].counters().frames_sent <= sent + 1);
+}
+
+#[test]
+fn version_mismatch_is_refused_on_both_sides() {
+    let mut p = Pair::new(2, 1500, |i, mut c| {
+        if i == 1 {
+            c.versions = (2, 3);
+        }
+        c
+    });
+    refusal(
+        &mut p,
+        CloseReason::VERSION_MISMATCH,
+        "no MSL version in common",
+    );
+}
+
+#[test]
+fn compat_mismatch_is_refused_on_both_sides() {
+    let mut p = Pair::new(3, 1500, |i, mut c| {
+        if i == 1 {
+            c.compat.volume_size *= 2;
+        }
+        c
+    });
+    refusal(&mut p, CloseReason::CONFIG_MISMATCH, "volume size");
+    let mut p = Pair::new(3, 1500, |i, mut c| {
+        if i == 0 {
+            c.compat.engine_version = 0x0002_0000;
+        }
+        c
+    });
+    refusal(&mut p, CloseReason::CONFIG_MISMATCH, "engine version");
+}
+
+#[test]
+fn a_restarted_peer_with_fixed_config_is_accepted() {
+    let mut p = Pair::new(4, 1500, |i, mut c| {
+        if i == 1 {
+            c.compat.region_size = 4096;
+        }
+        c
+    });
+    p.run_for(50 * MS);
+    assert!(matches!(p.ep[0].state(), MslState::Refused(_)));
+    let mut cfg = p.ep[1].config().clone();
+    cfg.incarnation += 1;
+    cfg.compat.region_size = 1 << 20;
+    p.ep[1] = Msl::new(cfg, p.net.now());
+    p.up();
+}
+
+#[test]
+fn key_mismatch_is_dropped_and_counted() {
+    for (ka, kb) in [
+        (Some(key(1)), Some(key(2))),
+        (Some(key(1)), None),
+        (None, Some(key(2))),
+    ] {
+        let mut p = Pair::new(7, 1500, |i, mut c| {
+            c.key = if i == 0 { ka } else { kb };
+            c
+        });
+        p.run_for(100 * MS);
+        for i in 0..2 {
+            assert_eq!(p.ep[i].state(), MslState::Connecting);
+            let c = p.ep[i].counters();
+            assert!(c.dropped.bad_auth >= 10, "side {i}: {c:?}");
+            assert_eq!(c.frames_received, 0);
+            assert_eq!(p.count(i, |e| matches!(e, MslEvent::AuthFailing { .. })), 1);
+            assert_eq!(p.events[i].len(), 1);
+        }
+    }
+}
+
+#[test]
+fn keyed_session_works_and_forgeries_are_dropped() {
+    let mut p = Pair::new(8, 1500, |_, mut c| {
+        c.key = Some(key(9));
+        c
+    });
+    p.up();
+    p.ep[0].send(Priority::Event, b"signed").unwrap();
+    p.run_for(10 * MS);
+    assert_eq!(p.delivered(1), vec![(Priority::Event, b"signed".to_vec())]);
+    // A frame from an endpoint with the wrong key, and an untagged one, with the session's
+    // incarnations: both dropped as bad auth, nothing changes.
+    let now = p.net.now();
+    let mut buf = vec![0u8; 2000];
+    for k in [Some(key(10)), None] {
+        let mut cfg = p.ep[0].config().clone();
+        cfg.key = k;
+        let mut forger = Msl::new(cfg, now);
+        let n = forger.poll_transmit(now, &mut buf).unwrap();
+        p.ep[1].handle_frame(now, &buf[..n]);
+    }
+    assert_eq!(p.ep[1].counters().dropped.bad_auth, 2);
+    assert_eq!(p.ep[1].state(), MslState::Up);
+    assert!(p.ep[1].poll_event().is_none());
+}
+
+#[test]
+fn foreign_version_hello_gets_a_reset() {
+    let mut p = Pair::new(10, 1500, |_, c| c);
+    let now = p.net.now();
+    let mut buf = vec![0u8; 2000];
+    let n = p.ep[0].poll_transmit(now, &mut buf).unwrap();
+    buf[14] = 2; // frame version 2
+                 // One could be a damaged frame: no answer. Three in a row get one.
+    let mut out = vec![0u8; 2000];
+    p.ep[1].handle_frame(now, &buf[..n]);
+    let m = p.ep[1].poll_transmit(now, &mut out).unwrap();
+    assert_eq!(class_of(&out[..m]).0, FrameType::Hello);
+    assert!(p.ep[1].poll_transmit(now, &mut out).is_none());
+    p.ep[1].handle_frame(now, &buf[..n]);
+    p.ep[1].handle_frame(now, &buf[..n]);
+    assert_eq!(p.ep[1].counters().dropped.wrong_version, 3);
+    assert_eq!(p.ep[1].state(), MslState::Connecting);
+    let n = p.ep[1].poll_transmit(now, &mut buf).unwrap();
+    let f = MslLinkFrame::parse(&buf[..n], None).unwrap();
+    assert_eq!(f.msl.frame_type(), FrameType::Reset);
+    assert_eq!(f.msl.receiver_incarnation(), 100);
+    assert_eq!(
+        &f.msl.payload()[..2],
+        &CloseReason::VERSION_MISMATCH.0.to_be_bytes()
+    );
+}
+
+#[test]
+fn garbage_never_changes_state() {
+    let mut p = Pair::new(11, 1500, |_, c| c);
+    p.up();
+    let mut rng = Rng(42);
+    let now = p.net.now();
+    let mut buf = vec![0u8; 2000];
+    let n = p.ep[0].poll_transmit(now + 6 * MS, &mut buf).unwrap();
+    let good = buf[..n].to_vec();
+    for i in 0..good.len() * 8 {
+        let mut f = good.clone();
+        f[i / 8] ^= 1 << (i % 8);
+        p.ep[1].handle_frame(now, &f);
+    }
+    for _ in 0..2000 {
+        let len = rng.below(200) as usize;
+        let f: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        p.ep[1].handle_frame(now, &f);
+    }
+    assert_eq!(p.ep[1].state(), MslState::Up);
+    assert!(p.ep[1].poll_event().is_none());
+    let c = p.ep[1].counters();
+    assert!(
+        c.dropped.bad_crc > 0 && c.dropped.not_msl > 0 && c.dropped.malformed > 0,
+        "{c:?}"
+    );
+}
+
+#[test]
+fn silence_after_a_cut_and_recovery() {
+    let mut p = Pair::new(12, 1500, |_, c| c);
+    p.up();
+    let cut_at = p.net.now();
+    p.net.cut_both(p.ad[0].id(), p.ad[1].id());
+    p.ep[0].send(Priority::Event, b"during the cut").unwrap();
+    p.ep[0].send(Priority::Bulk, &[9u8; 150_000]).unwrap();
+    p.run_for(40 * MS);
+    for i in 0..2 {
+        assert_eq!(p.ep[i].state(), MslState::Silent);
+        let silent: Vec<_> = p.events[i]
+            .iter()
+            .filter_map(|(t, e)| match e {
+                MslEvent::Silent { since, missed } => Some((*t, *since, *missed)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(silent.len(), 1);
+        let (t, since, missed) = silent[0];
+        assert!(missed >= 4);
+        // Declared within 4 intervals (+ one heartbeat period of slack) of the last frame.
+        assert!(
+            since <= cut_at + 5 * MS && t <= cut_at + 26 * MS,
+            "{silent:?} cut {cut_at:?}"
+        );
+    }
+    // While silent, a timeout resends one frame per stream (a probe), not the window.
+    let retx = p.ep[0].counters().retransmits;
+    p.run_for(500 * MS);
+    assert!(
+        p.ep[0].counters().retransmits - retx <= 2 * 5,
+        "{:?}",
+        p.ep[0].counters()
+    );
+    p.net.restore_both(p.ad[0].id(), p.ad[1].id());
+    p.run_for(250 * MS);
+    for i in 0..2 {
+        assert_eq!(p.ep[i].state(), MslState::Up);
+        assert_eq!(p.count(i, |e| matches!(e, MslEvent::Recovered { .. })), 1);
+    }
+    assert_eq!(
+        p.delivered(1),
+        vec![
+            (Priority::Event, b"during the cut".to_vec()),
+            (Priority::Bulk, vec![9u8; 150_000])
+        ]
+    );
+}
+
+#[test]
+fn one_way_cut_makes_the_deaf_side_silent() {
+    let mut p = Pair::new(13, 1500, |_, c| c);
+    p.up();
+    p.net.cut(p.ad[0].id(), p.ad[1].id());
+    p.run_for(40 * MS);
+    assert_eq!(p.ep[1].state(), MslState::Silent);
+    assert_eq!(p.ep[0].state(), MslState::Up);
+}
+
+#[test]
+fn a_peer_without_the_session_resets_it() {
+    // B loses its session state without a new incarnation (the safety net for any
+    // desynchronisation): A's next frames get a reset, unknown-session, and A starts over.
+    let mut p = Pair::new(16, 1500, |_, c| c);
+    p.up();
+    p.ep[0].send(Priority::Event, &[5u8; 3000]).unwrap();
+    p.net.cut(p.ad[1].id(), p.ad[0].id()); // B's acks do not reach A
+    p.run_for(MS);
+    let cfg = p.ep[1].config().clone();
+    p.ep[1] = Msl::new(cfg, p.net.now());
+    p.events[1].clear();
+    p.net.restore(p.ad[1].id(), p.ad[0].id());
+    p.run_for(50 * MS);
+    assert_eq!(
+        p.count(
+            0,
+            |e| matches!(e, MslEvent::Closed { reason } if *reason == CloseReason::UNKNOWN_SESSION)
+        ),
+        1
+    );
+    assert_eq!(p.count(0, |e| matches!(e, MslEvent::Lost { .. })), 1);
+    assert_eq!(p.count(0, |e| matches!(e, MslEvent::Up { .. })), 2);
+    assert!(p.ep.iter().all(|e| e.state() == MslState::Up));
+}
+
+#[test]
+fn close_ends_the_session_on_both_sides() {
+    let mut p = Pair::new(17, 1500, |_, c| c);
+    p.up();
+    p.net.cut(p.ad[1].id(), p.ad[0].id()); // keep a message unacked
+    p.ep[0].send(Priority::Bulk, &[1u8; 4000]).unwrap();
+    p.run_for(MS);
+    p.net.restore(p.ad[1].id(), p.ad[0].id());
+    p.ep[0].close(CloseReason::SHUTDOWN);
+    p.run_for(30 * MS);
+    assert_eq!(p.ep[0].state(), MslState::Closed);
+    assert_eq!(p.count(0, |e| matches!(e, MslEvent::Lost { .. })), 1);
+    assert!(p.ep[0].send(Priority::Event, b"x").is_err());
+    assert_eq!(
+        p.count(
+            1,
+            |e| matches!(e, MslEvent::Closed { reason } if *reason == CloseReason::SHUTDOWN)
+        ),
+        1
+    );
+    // B says hello again; A, closed, ignores it.
+    assert_eq!(p.ep[1].state(), MslState::Connecting);
+    assert!(p.ep[0].counters().dropped.closed > 0);
+}
