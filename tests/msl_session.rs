@@ -439,3 +439,232 @@ fn close_ends_the_session_on_both_sides() {
     assert_eq!(p.ep[1].state(), MslState::Connecting);
     assert!(p.ep[0].counters().dropped.closed > 0);
 }
+
+// Regressions found by review: foreign refusals, backward incarnations, oversize messages,
+// bogus SACKs and tiny frame limits.
+
+/// A frame from B's MAC to A, with a header of our choosing (no key).
+#[allow(clippy::too_many_arguments)]
+fn forged(
+    ty: FrameType,
+    prio: Priority,
+    flags: u8,
+    incs: (u64, u64),
+    payload: &[u8],
+    dst: sft3::wire::MacAddr,
+) -> Vec<u8> {
+    use sft3::wire::msl::{emit_msl_frame, ethernet_repr, MslRepr};
+    let repr = MslRepr {
+        frame_type: ty,
+        priority: prio,
+        flags,
+        window: 256,
+        sender_incarnation: incs.0,
+        receiver_incarnation: incs.1,
+        seq: 0,
+        ack: 0,
+        message_id: 0,
+        fragment_offset: 0,
+        message_len: 0,
+        payload_len: payload.len(),
+    };
+    let eth = ethernet_repr(dst, sft3::wire::MacAddr([2, 0, 0, 0, 0, 9]), None);
+    let mut buf = vec![0u8; 2000];
+    let n = emit_msl_frame(&mut buf, &eth, &repr, payload, None).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+/// Both sides still carry messages both ways, and A's timer is not in the past.
+fn still_works(p: &mut Pair) {
+    let (a, b) = (p.delivered(0).len(), p.delivered(1).len());
+    p.ep[0].send(Priority::Event, b"from-a").unwrap();
+    p.ep[1].send(Priority::Event, b"from-b").unwrap();
+    p.run_for(500 * MS);
+    assert!(p.ep.iter().all(|e| e.state() == MslState::Up));
+    assert_eq!(p.delivered(0).len(), a + 1);
+    assert_eq!(p.delivered(1).len(), b + 1);
+    let now = p.net.now();
+    assert!(p.ep[0].poll_timeout().is_some_and(|t| t >= now));
+}
+
+#[test]
+fn foreign_refusal_while_up() {
+    let mut p = Pair::new(1, 1500, |_, c| c);
+    p.up();
+    let amac = p.ep[0].config().local_mac;
+    let mut pl = [0u8; 64];
+    let n = sft3::wire::msl::emit_close(&mut pl, CloseReason::CONFIG_MISMATCH, b"old").unwrap();
+    // A refusal from another incarnation of B (a delayed one of B's previous process).
+    let f = forged(
+        FrameType::Reset,
+        Priority::Control,
+        0,
+        (199, 100),
+        &pl[..n],
+        amac,
+    );
+    let now = p.net.now();
+    p.ep[0].handle_frame(now, &f);
+    assert_eq!(p.ep[0].state(), MslState::Up);
+    assert_eq!(p.ep[0].peer().map(|x| x.incarnation), Some(200));
+    assert_eq!(p.ep[0].counters().dropped.foreign_reset, 1);
+    still_works(&mut p);
+}
+
+#[test]
+fn keyed_replay_of_old_refusal() {
+    let k = key(1);
+    let mut p = Pair::new(8, 1500, |_, mut c| {
+        c.key = Some(k);
+        c
+    });
+    // Capture a genuine refusal of A's hello by an earlier, incompatible B process.
+    let now = p.net.now();
+    let mut b = vec![0u8; 2000];
+    let n = p.ep[0].poll_transmit(now, &mut b).unwrap();
+    let hello = b[..n].to_vec();
+    let mut c0 = p.ep[1].config().clone();
+    c0.incarnation = 150;
+    c0.compat.volume_size += 1;
+    let mut b0 = Msl::new(c0, now);
+    b0.handle_frame(now, &hello);
+    let n = b0.poll_transmit(now, &mut b).unwrap();
+    let reset = b[..n].to_vec();
+    let lf = MslLinkFrame::parse(&reset, Some(&k)).unwrap();
+    assert_eq!(lf.msl.frame_type(), FrameType::Reset);
+    p.up();
+    p.run_for(20 * MS);
+    let now = p.net.now();
+    p.ep[0].handle_frame(now, &reset); // replayed
+    assert_eq!(p.ep[0].state(), MslState::Up);
+    assert_eq!(p.ep[0].counters().dropped.foreign_reset, 1);
+    still_works(&mut p);
+}
+
+#[test]
+fn lower_incarnation_restart() {
+    let mut p = Pair::new(2, 1500, |_, c| c);
+    p.up();
+    // B restarts with a lower incarnation (its clock went backwards).
+    let mut cfg = p.ep[1].config().clone();
+    cfg.incarnation = 150;
+    p.ep[1] = Msl::new(cfg, p.net.now());
+    p.events[1].clear();
+    p.ep[0].send(Priority::Event, b"x").unwrap();
+    p.run_for(5000 * MS);
+    assert_eq!(p.ep[0].peer().map(|x| x.incarnation), Some(150));
+    assert_eq!(p.count(0, |e| matches!(e, MslEvent::Restarted { .. })), 1);
+    assert_eq!(p.count(0, |e| matches!(e, MslEvent::Lost { .. })), 1);
+    still_works(&mut p);
+}
+
+#[test]
+fn message_over_peer_max_message() {
+    let mut p = Pair::new(3, 1500, |i, mut c| {
+        if i == 1 {
+            c.max_message = 1000;
+        }
+        c
+    });
+    p.up();
+    // Over the local limit: refused at once.
+    let e = p.ep[1].send(Priority::Bulk, &[7u8; 1001]);
+    assert_eq!(e, Err(sft3::msl::SendError::TooLarge));
+    // Over the peer's only: the peer resets, and the sender gets it back as lost.
+    p.ep[0].send(Priority::Bulk, &[7u8; 5000]).unwrap();
+    p.run_for(500 * MS);
+    let lost: Vec<usize> = p.events[0]
+        .iter()
+        .filter_map(|(_, e)| match e {
+            MslEvent::Lost { message, .. } => Some(message.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost, [5000]);
+    assert!(p.delivered(1).is_empty());
+    assert_eq!(p.ep[0].queued_bytes(Priority::Bulk), 0);
+    still_works(&mut p);
+}
+
+#[test]
+fn forged_sack_all() {
+    use sft3::wire::msl::{AckRepr, SackBlock};
+    let mut p = Pair::new(5, 1500, |_, c| c);
+    p.up();
+    let amac = p.ep[0].config().local_mac;
+    p.net.cut(p.ad[0].id(), p.ad[1].id());
+    p.ep[0].send(Priority::Event, &[1u8; 4000]).unwrap();
+    p.run_for(MS);
+    let inflight = p.ep[0].in_flight(Priority::Event) as u32;
+    assert!(inflight > 1);
+    // A SACK of everything but the first frame (a bogus one, or the final ack is lost).
+    let mut a = AckRepr {
+        blocks: Default::default(),
+    };
+    a.blocks.push(SackBlock {
+        start: 1,
+        end: inflight,
+    });
+    let mut pl = [0u8; 200];
+    let n = a.emit(&mut pl).unwrap();
+    let f = forged(
+        FrameType::Ack,
+        Priority::Event,
+        0x02,
+        (200, 100),
+        &pl[..n],
+        amac,
+    );
+    let now = p.net.now();
+    p.ep[0].handle_frame(now, &f);
+    p.net.restore(p.ad[0].id(), p.ad[1].id());
+    p.run_for(3000 * MS);
+    assert_eq!(p.delivered(1).len(), 1);
+    assert_eq!(p.ep[0].in_flight(Priority::Event), 0);
+    still_works(&mut p);
+}
+
+#[test]
+fn tiny_max_frame_is_refused() {
+    let mut p = Pair::new(6, 1500, |i, mut c| {
+        if i == 1 {
+            c.mtu = 500;
+        }
+        c
+    });
+    p.run_for(100 * MS);
+    assert_eq!(
+        p.ep[0].state(),
+        MslState::Refused(CloseReason::CONFIG_MISMATCH)
+    );
+    let detail = p.events[0].iter().find_map(|(_, e)| match e {
+        MslEvent::Refused { detail, .. } => Some(detail.clone()),
+        _ => None,
+    });
+    assert!(
+        detail.is_some_and(|d| d.contains("576")),
+        "{:?}",
+        p.events[0]
+    );
+}
+
+#[test]
+fn first_burst_respects_the_peer_window() {
+    let mut p = Pair::new(7, 1500, |i, mut c| {
+        c.window = if i == 0 { 1024 } else { 32 };
+        c
+    });
+    p.up();
+    p.ep[0]
+        .send(Priority::Bulk, &vec![3u8; 1400 * 800])
+        .unwrap();
+    // Before any ack of the bulk stream: at most B's window goes out.
+    let now = p.net.now();
+    let mut buf = vec![0u8; 2000];
+    let mut data = 0;
+    while let Some(n) = p.ep[0].poll_transmit(now, &mut buf) {
+        data += usize::from(class_of(&buf[..n]) == (FrameType::Data, Priority::Bulk));
+    }
+    assert_eq!(data, 32);
+}

@@ -32,6 +32,9 @@ pub struct DropCounters {
     pub contradictory_reset: u64,
     /// Frames that arrived after [`Msl::close`](crate::msl::Msl::close).
     pub closed: u64,
+    /// Refusals from another incarnation than the current session's peer (delayed or
+    /// replayed ones of an earlier process).
+    pub foreign_reset: u64,
 }
 
 impl DropCounters {
@@ -49,6 +52,7 @@ impl DropCounters {
             + self.bad_handshake
             + self.not_for_us
             + self.contradictory_reset
+            + self.foreign_reset
             + self.closed
     }
 

@@ -131,8 +131,13 @@ impl Msl {
     }
 
     /// Queues a message without copying it.
+    ///
+    /// A message longer than [`MslConfig::max_message`] is refused with
+    /// [`SendError::TooLarge`]. Both ends must use the same `max_message` (the handshake
+    /// does not carry it): a receiver ends the session with a reset rather than take a
+    /// message over its own limit, and the sender then gets it back as [`MslEvent::Lost`].
     pub fn send_owned(&mut self, priority: Priority, message: Box<[u8]>) -> Result<(), SendError> {
-        if message.len() > u32::MAX as usize {
+        if message.len() > u32::MAX as usize || message.len() > self.cfg.max_message {
             return Err(SendError::TooLarge);
         }
         if self.state == MslState::Closed {
@@ -191,7 +196,9 @@ impl Msl {
                 }
             }
         }
-        if self.peer.is_some() {
+        // Acks go out only in a session (see `poll_transmit`): a pending one outside it
+        // must not make the caller spin.
+        if self.is_established() {
             for r in &self.recv {
                 if let Some(d) = r.ack_at() {
                     at(d);
@@ -337,6 +344,20 @@ impl Msl {
                     events.push_back(MslEvent::Delivered { priority, message });
                 },
             );
+            if let Some(len) = self.recv[c].take_oversize() {
+                // Acking it would retire it at the sender with no trace: end the session
+                // instead, so the sender hands back what was not acked as lost.
+                let to = repr.sender_incarnation;
+                let max = self.cfg.max_message;
+                self.end_session();
+                self.reset_due = Some(PendingReset {
+                    close: false,
+                    reason: CloseReason::UNSPECIFIED,
+                    to_incarnation: to,
+                    text: format!("message of {len} bytes over this node's max_message {max}"),
+                });
+                return;
+            }
             match out {
                 RxOutcome::Accepted => {}
                 RxOutcome::Duplicate => self.counters.dropped.duplicate += 1,

@@ -127,7 +127,9 @@ pub struct MslConfig {
     /// Longest delay of an ack when frames arrive in order (every second frame is acked
     /// at once).
     pub ack_delay: Duration,
-    /// Largest message accepted from the peer, bytes.
+    /// Largest message, bytes: [`Msl::send`] refuses longer ones, and a longer one from
+    /// the peer ends the session with a reset (its sender gets [`MslEvent::Lost`]). The
+    /// handshake does not carry it, so both ends must be configured alike.
     pub max_message: usize,
     /// Bytes that may wait unacked per class before [`Msl::send`] says [`SendError::QueueFull`].
     pub max_queued: usize,
@@ -270,7 +272,8 @@ pub enum MslEvent {
 /// Why [`Msl::send`] refused a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendError {
-    /// 4 GiB or more: not representable in the frame's message length.
+    /// Longer than [`MslConfig::max_message`] (or 4 GiB or more, not representable in
+    /// the frame's message length).
     TooLarge,
     /// The class already holds [`MslConfig::max_queued`] bytes unacked.
     QueueFull,
@@ -281,7 +284,7 @@ pub enum SendError {
 impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            SendError::TooLarge => "message of 4 GiB or more",
+            SendError::TooLarge => "message longer than max_message",
             SendError::QueueFull => "send queue of the class is full",
             SendError::Closed => "the MSL endpoint is closed",
         })

@@ -141,6 +141,11 @@ impl SendStream {
         self.rto_at
     }
 
+    /// The peer's receive window as its hello announced it (acks update it later).
+    pub(crate) fn set_peer_window(&mut self, window: u16) {
+        self.peer_window = window;
+    }
+
     fn limit(&self, window: u16) -> u32 {
         u32::from(window.min(self.peer_window).max(1))
     }
@@ -357,17 +362,23 @@ impl SendStream {
         }
         self.rto_at = None;
         let mut n = 0;
+        // Selective acks are advisory (RFC 2018, 6675): on a timeout forget them and go
+        // again from `snd_una`, so a lost final ack or a bogus SACK cannot stall the stream.
         for s in self.segs.iter_mut() {
-            if !s.sacked && !s.lost {
+            s.sacked = false;
+        }
+        let take = if probe_only { 1 } else { self.segs.len() };
+        for s in self.segs.iter_mut().take(take) {
+            if !s.lost {
                 s.lost = true;
                 n += 1;
-                if probe_only {
-                    break;
-                }
             }
         }
         self.lost += n as usize;
         self.rtt.backoff();
+        if !self.segs.is_empty() {
+            self.rto_at = Some(now + self.rtt.rto());
+        }
         Some(n)
     }
 }
@@ -405,6 +416,8 @@ pub(crate) struct RecvStream {
     max_message: usize,
     /// Fragments that did not continue the message being reassembled (a peer bug).
     pub(crate) bad_fragments: u64,
+    /// The length of a message over `max_message` that arrived, until taken.
+    oversize: Option<u32>,
 }
 
 impl RecvStream {
@@ -421,6 +434,7 @@ impl RecvStream {
             ack_at: None,
             max_message,
             bad_fragments: 0,
+            oversize: None,
         }
     }
 
@@ -437,6 +451,12 @@ impl RecvStream {
 
     pub(crate) fn window(&self) -> u16 {
         self.window
+    }
+
+    /// The length of a message over `max_message` that arrived, once: the caller must end
+    /// the session rather than ack it.
+    pub(crate) fn take_oversize(&mut self) -> Option<u32> {
+        self.oversize.take()
     }
 
     pub(crate) fn ack_at(&self) -> Option<Duration> {
@@ -517,6 +537,7 @@ impl RecvStream {
             if len as usize > self.max_message {
                 self.bad_fragments += 1;
                 self.cur = None;
+                self.oversize = Some(len);
                 return;
             }
             // Capacity is bounded: the length is only the peer's claim.

@@ -12,6 +12,9 @@ use crate::wire::{MacAddr, WireError};
 /// Hellos of another frame version, with no valid frame between them, before a reset.
 const FOREIGN_HELLOS_BEFORE_RESET: u32 = 3;
 
+/// The smallest `max_frame` a peer may announce: below it, headers and acks hardly fit.
+const MIN_MAX_FRAME: usize = 576;
+
 impl Msl {
     pub(super) fn on_bad_frame(&mut self, now: Duration, frame: &[u8], e: &WireError) {
         self.counters.dropped.count_wire(e);
@@ -91,6 +94,12 @@ impl Msl {
                 c.engine_version, h.engine_version
             ));
         }
+        if usize::from(h.max_frame) < MIN_MAX_FRAME {
+            diffs.push(format!(
+                "the peer accepts MSL frames of {} bytes at most, below the minimum {MIN_MAX_FRAME}",
+                h.max_frame
+            ));
+        }
         (!diffs.is_empty()).then(|| (CloseReason::CONFIG_MISMATCH, diffs.join("; ")))
     }
 
@@ -106,8 +115,12 @@ impl Msl {
             return;
         };
         let inc = repr.sender_incarnation;
-        if inc == 0 || self.peer.as_ref().is_some_and(|p| inc < p.incarnation) {
-            self.counters.dropped.stale_incarnation += 1; // a replayed or delayed old hello
+        // A lower incarnation is a replayed or delayed old hello, unless the peer has gone
+        // silent: then it is taken as a restart (an incarnation taken from a clock may go
+        // backwards), so such a peer is not locked out for ever.
+        let older = self.peer.as_ref().is_some_and(|p| inc < p.incarnation);
+        if inc == 0 || (older && self.state != MslState::Silent) {
+            self.counters.dropped.stale_incarnation += 1;
             return;
         }
         self.counters.frames_received += 1;
@@ -146,7 +159,17 @@ impl Msl {
             _ => {}
         }
         self.peer = Some(info);
+        if !self.established {
+            // Before the first ack, send within the window the hello announced (every
+            // class has the same), not within our own.
+            for s in &mut self.send {
+                s.set_peer_window(repr.window);
+            }
+        }
         if let MslState::Refused(_) = self.state {
+            // Leaving a refusal: no session survives it.
+            self.peer_knows_us = false;
+            self.established = false;
             self.state = MslState::Connecting;
             self.next_hello = now;
         }
@@ -250,11 +273,17 @@ impl Msl {
             self.counters.dropped.contradictory_reset += 1;
             return;
         }
+        let in_session = self.peer_knows_us || self.state != MslState::Connecting;
+        if refusal && self.peer.is_some() && in_session {
+            // From another incarnation than the session's peer (a delayed or replayed
+            // refusal of an earlier process): it says nothing about this session.
+            self.counters.dropped.foreign_reset += 1;
+            return;
+        }
         self.counters.frames_received += 1;
         if refusal {
-            if from_peer || self.peer.is_none() {
-                self.end_session();
-            }
+            // No peer, or a peer whose hello we took but with no session yet.
+            self.end_session();
             if self.state != MslState::Refused(reason) {
                 self.state = MslState::Refused(reason);
                 self.events.push_back(MslEvent::Refused {
