@@ -17,9 +17,14 @@ use sft3::wire::Framing;
 
 // ---------------------------------------------------------------------------------------
 // A classic BPF interpreter: the subset the filters use (absolute loads, constant jumps,
-// constant returns). A load past the end of the frame rejects it, as in the kernel.
+// constant returns). A load past the end of the frame rejects it, as in the kernel. Of the
+// ancillary loads (offsets from SKF_AD_OFF on, packet metadata) only "VLAN tag present" is
+// modelled: the test frame's `vlan_present` flag, set when the kernel stripped a tag.
 
-fn run_bpf(prog: &[sock_filter], pkt: &[u8]) -> u32 {
+/// The ancillary offset of "VLAN tag present".
+const AD_VLAN_TAG_PRESENT: u32 = (libc::SKF_AD_OFF + libc::SKF_AD_VLAN_TAG_PRESENT) as u32;
+
+fn run_bpf(prog: &[sock_filter], pkt: &[u8], vlan_present: bool) -> u32 {
     let mut a: u32 = 0;
     let mut pc = 0usize;
     loop {
@@ -35,6 +40,13 @@ fn run_bpf(prog: &[sock_filter], pkt: &[u8]) -> u32 {
                     _ => panic!("load size {code:#x}"),
                 };
                 assert_eq!(code & 0xe0, libc::BPF_ABS, "only absolute loads");
+                if ins.k >= libc::SKF_AD_OFF as u32 {
+                    assert_eq!(ins.k, AD_VLAN_TAG_PRESENT, "ancillary load");
+                    assert_eq!(size, 4, "ancillary loads are words");
+                    a = vlan_present as u32;
+                    pc += 1;
+                    continue;
+                }
                 let Some(b) = pkt.get(k..k + size) else {
                     return 0;
                 };
@@ -80,8 +92,15 @@ fn check_program(prog: &[sock_filter]) {
     assert_eq!(prog.last().unwrap().code as u32 & 0x07, libc::BPF_RET);
 }
 
+/// Whether the filter of `kind` takes `frame`, received untagged.
 fn accepts(kind: LinkKind, frame: &[u8]) -> bool {
-    run_bpf(bpf::program(kind).unwrap(), frame) != 0
+    accepts_meta(kind, frame, false)
+}
+
+/// Whether the filter of `kind` takes `frame`; `vlan_present`: the kernel stripped a tag
+/// from it into metadata.
+fn accepts_meta(kind: LinkKind, frame: &[u8], vlan_present: bool) -> bool {
+    run_bpf(bpf::program(kind).unwrap(), frame, vlan_present) != 0
 }
 
 fn sample_frame(s: Sample, v: u64) -> Vec<u8> {
@@ -150,19 +169,41 @@ fn filters_sort_every_sample_frame() {
     for s in samples() {
         for v in [0, 1, 2, 77] {
             let f = sample_frame(s, v);
-            for frame in [f.clone(), tagged(&f)] {
-                assert_eq!(
-                    accepts(LinkKind::Lan, &frame),
-                    s.kind.is_ipx(),
-                    "{s} v{v} lan"
-                );
-                assert_eq!(
-                    accepts(LinkKind::Msl, &frame),
-                    !s.kind.is_ipx(),
-                    "{s} v{v} msl"
-                );
-            }
+            assert_eq!(accepts(LinkKind::Lan, &f), s.kind.is_ipx(), "{s} v{v} lan");
+            assert_eq!(accepts(LinkKind::Msl, &f), !s.kind.is_ipx(), "{s} v{v} msl");
+            // A tag left in the data (the kernel strips it before the filter) is for another
+            // VLAN: rejected.
+            let t = tagged(&f);
+            assert!(!accepts(LinkKind::Lan, &t), "{s} v{v} lan in-band tag");
+            assert!(!accepts(LinkKind::Msl, &t), "{s} v{v} msl in-band tag");
         }
+    }
+}
+
+/// Regression: Linux strips a received 802.1Q tag into metadata, so a LAN link on an
+/// untagged interface took IPX frames tagged for other VLANs.
+#[test]
+fn filters_reject_frames_whose_tag_was_stripped() {
+    for s in samples() {
+        for v in [0, 1, 77] {
+            let f = sample_frame(s, v);
+            assert!(
+                accepts(LinkKind::Lan, &f) || accepts(LinkKind::Msl, &f),
+                "{s}"
+            );
+            assert!(!accepts_meta(LinkKind::Lan, &f, true), "{s} v{v} lan");
+            assert!(!accepts_meta(LinkKind::Msl, &f, true), "{s} v{v} msl");
+        }
+    }
+    for (name, f) in other_frames() {
+        assert!(
+            !accepts_meta(LinkKind::Lan, &f, true),
+            "lan accepted {name}"
+        );
+        assert!(
+            !accepts_meta(LinkKind::Msl, &f, true),
+            "msl accepted {name}"
+        );
     }
 }
 

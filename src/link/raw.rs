@@ -4,6 +4,7 @@
 //! |---|---|
 //! | socket | `socket(AF_PACKET, SOCK_RAW, 0)`, non-blocking, close-on-exec (socket2) |
 //! | filter | classic BPF by [`LinkKind`] ([`bpf`]), attached *before* binding, so no other frame is ever queued |
+//! | VLANs | `Lan`/`Msl` take untagged frames only: a tag the kernel stripped into metadata (`SKF_AD_VLAN_TAG_PRESENT`) rejects the frame; for a VLAN, open its VLAN device |
 //! | binding | `ETH_P_ALL` on the interface's index |
 //! | own frames | `PACKET_IGNORE_OUTGOING`: never read back |
 //! | promiscuous | off unless [`RawOptions::promiscuous`] (`PACKET_MR_PROMISC`, `CAP_NET_ADMIN`) |
@@ -48,11 +49,11 @@ const ETH_P_ALL: u16 = 0x0003;
 /// Which frames a [`RawLink`] receives (its BPF filter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LinkKind {
-    /// An IPX LAN adapter: IPX in Ethernet_II, raw 802.3, 802.2 LLC and SNAP.
+    /// An IPX LAN adapter: untagged IPX in Ethernet_II, raw 802.3, 802.2 LLC and SNAP.
     Lan,
-    /// The mirrored server link: EtherType `0x88B5` only.
+    /// The mirrored server link: untagged EtherType `0x88B5` only.
     Msl,
-    /// No filter: every frame (tools and tests).
+    /// No filter: every frame, tagged or not (tools and tests).
     Any,
 }
 

@@ -79,6 +79,44 @@ fn filters_hold_on_the_wire() {
     assert!(msl_b.recv(&mut buf).unwrap().is_none());
 }
 
+/// `frame` with an 802.1Q tag for VLAN 10 after the MAC addresses.
+fn vlan10(frame: &[u8]) -> Vec<u8> {
+    let mut t = frame[..12].to_vec();
+    t.extend_from_slice(&[0x81, 0x00, 0x00, 0x0a]);
+    t.extend_from_slice(&frame[12..]);
+    t
+}
+
+/// Regression: the kernel strips a received 802.1Q tag into metadata, so a LAN link on an
+/// untagged interface received IPX frames tagged for VLAN 10, untagged.
+#[test]
+fn tagged_frames_do_not_reach_untagged_links() {
+    if !privileged("tagged_frames_do_not_reach_untagged_links") {
+        return;
+    }
+    let ns = VethPair::new("vlan");
+    let mut any_a = open(&ns, "va", LinkKind::Any);
+    let mut any_b = open(&ns, "vb", LinkKind::Any);
+    let mut lan_b = open(&ns, "vb", LinkKind::Lan);
+    let mut msl_b = open(&ns, "vb", LinkKind::Msl);
+    let ipx = ipx_marker();
+    let msl = msl_frame(9, 60);
+    any_a.send(&vlan10(&ipx)).unwrap();
+    any_a.send(&vlan10(&msl)).unwrap();
+    any_a.send(&ipx).unwrap();
+    any_a.send(&msl).unwrap();
+    // The unfiltered link shows what the kernel did: the tagged frames arrive without the tag.
+    for want in [&ipx, &msl, &ipx, &msl] {
+        assert_eq!(&next_frame(&mut any_b), want);
+    }
+    // The filtered links get only the untagged copies, sent after the tagged ones.
+    assert_eq!(next_frame(&mut lan_b), ipx);
+    assert_eq!(next_frame(&mut msl_b), msl);
+    let mut buf = [0u8; 2048];
+    assert!(lan_b.recv(&mut buf).unwrap().is_none());
+    assert!(msl_b.recv(&mut buf).unwrap().is_none());
+}
+
 #[test]
 fn own_frames_are_not_read_back() {
     if !privileged("own_frames_are_not_read_back") {
