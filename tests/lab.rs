@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sft3::lab::cmd::in_netns;
-use sft3::lab::testing::{privileged, unique_prefix};
+use sft3::lab::testing::{as_nobody, privileged, unique_prefix};
 use sft3::lab::{Fault, FaultAction, ForwardSpec, Lab, LabConfig, Node};
 use sft3::link::{OperState, PacketSocket, SocketOptions};
 use sft3::wire::MacAddr;
@@ -249,17 +249,8 @@ fn without_privileges_one_clear_line() {
     if !privileged("without_privileges_one_clear_line") {
         return;
     }
-    let o = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            env!("CARGO_BIN_EXE_sft3"),
-            "lab",
-            "status",
-        ])
+    let o = as_nobody(env!("CARGO_BIN_EXE_sft3"))
+        .args(["lab", "status"])
         .output()
         .expect("setpriv");
     assert!(!o.status.success());

@@ -5,11 +5,10 @@
 //! they say so and skip, unless SFT3_REQUIRE_PRIVILEGED=1 makes that a failure.
 
 use std::os::fd::AsRawFd;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use libc::sock_filter;
-use sft3::lab::testing::{privileged, VethPair};
+use sft3::lab::testing::{as_nobody, privileged, VethPair};
 use sft3::link::raw::{bpf, AsyncRawLink, LinkKind, RawLink, RawOptions};
 use sft3::link::{Link, LinkError, OperState, RxMeta};
 use sft3::wire::samples::{samples, Kind, Sample, MAX_FRAME_LEN};
@@ -297,15 +296,7 @@ fn missing_capability_names_it() {
     }
     // Re-run this test binary as nobody with no capabilities at all.
     let exe = std::env::current_exe().unwrap();
-    let o = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-        ])
-        .arg(&exe)
+    let o = as_nobody(&exe)
         .args(["--exact", "child_open_without_capabilities", "--nocapture"])
         .env("SFT3_RAW_CHILD", "1")
         .output()

@@ -101,3 +101,18 @@ pub fn unique_prefix(tag: char) -> String {
     digits.reverse();
     format!("{tag}{}-", digits.into_iter().collect::<String>())
 }
+
+/// A command that runs `program` as `nobody` with every capability dropped (via util-linux's
+/// `setpriv`): how an unprivileged user would run it. The caller must be root.
+pub fn as_nobody(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+    ])
+    .arg(program);
+    c
+}

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sft3::lab::testing::{privileged, VethPair};
+use sft3::lab::testing::{as_nobody, privileged, VethPair};
 use sft3::link::{PacketSocket, SocketOptions};
 use sft3::wire::rip::RipRepr;
 use sft3::wire::{emit_ipx_frame, Checksum, Framing, IpxRepr, MacAddr, PacketType};
@@ -137,17 +137,8 @@ fn missing_capability_names_it_and_the_fix() {
         return;
     }
     // Drop to nobody with no capabilities at all, as an unprivileged user would run it.
-    let o = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            env!("CARGO_BIN_EXE_ipxdump"),
-            "-i",
-            "lo",
-        ])
+    let o = as_nobody(env!("CARGO_BIN_EXE_ipxdump"))
+        .args(["-i", "lo"])
         .output()
         .expect("setpriv");
     assert!(!o.status.success());
