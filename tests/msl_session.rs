@@ -3,7 +3,7 @@
 
 mod msl_common;
 
-use msl_common::{class_of, config, key, Pair, Rng, MS};
+use msl_common::{class_of, config, key, still_works, Pair, Rng, MS};
 use sft3::link::sim::Faults;
 use sft3::link::Link;
 use sft3::msl::{CloseReason, Msl, MslEvent, MslState, Priority};
@@ -440,8 +440,8 @@ fn close_ends_the_session_on_both_sides() {
     assert!(p.ep[0].counters().dropped.closed > 0);
 }
 
-// Regressions found by review: foreign refusals, backward incarnations, oversize messages,
-// bogus SACKs and tiny frame limits.
+// Regressions found by review: foreign refusals, backward incarnations, bogus SACKs and
+// tiny frame limits. (Oversize messages: tests/msl_limits.rs.)
 
 /// A frame from B's MAC to A, with a header of our choosing (no key).
 #[allow(clippy::too_many_arguments)]
@@ -473,19 +473,6 @@ fn forged(
     let n = emit_msl_frame(&mut buf, &eth, &repr, payload, None).unwrap();
     buf.truncate(n);
     buf
-}
-
-/// Both sides still carry messages both ways, and A's timer is not in the past.
-fn still_works(p: &mut Pair) {
-    let (a, b) = (p.delivered(0).len(), p.delivered(1).len());
-    p.ep[0].send(Priority::Event, b"from-a").unwrap();
-    p.ep[1].send(Priority::Event, b"from-b").unwrap();
-    p.run_for(500 * MS);
-    assert!(p.ep.iter().all(|e| e.state() == MslState::Up));
-    assert_eq!(p.delivered(0).len(), a + 1);
-    assert_eq!(p.delivered(1).len(), b + 1);
-    let now = p.net.now();
-    assert!(p.ep[0].poll_timeout().is_some_and(|t| t >= now));
 }
 
 #[test]
@@ -556,34 +543,6 @@ fn lower_incarnation_restart() {
     assert_eq!(p.ep[0].peer().map(|x| x.incarnation), Some(150));
     assert_eq!(p.count(0, |e| matches!(e, MslEvent::Restarted { .. })), 1);
     assert_eq!(p.count(0, |e| matches!(e, MslEvent::Lost { .. })), 1);
-    still_works(&mut p);
-}
-
-#[test]
-fn message_over_peer_max_message() {
-    let mut p = Pair::new(3, 1500, |i, mut c| {
-        if i == 1 {
-            c.max_message = 1000;
-        }
-        c
-    });
-    p.up();
-    // Over the local limit: refused at once.
-    let e = p.ep[1].send(Priority::Bulk, &[7u8; 1001]);
-    assert_eq!(e, Err(sft3::msl::SendError::TooLarge));
-    // Over the peer's only: the peer resets, and the sender gets it back as lost.
-    p.ep[0].send(Priority::Bulk, &[7u8; 5000]).unwrap();
-    p.run_for(500 * MS);
-    let lost: Vec<usize> = p.events[0]
-        .iter()
-        .filter_map(|(_, e)| match e {
-            MslEvent::Lost { message, .. } => Some(message.len()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(lost, [5000]);
-    assert!(p.delivered(1).is_empty());
-    assert_eq!(p.ep[0].queued_bytes(Priority::Bulk), 0);
     still_works(&mut p);
 }
 

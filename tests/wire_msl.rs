@@ -246,6 +246,7 @@ fn golden_handshake() -> HandshakeRepr {
         history: [0x0a0b_0c0d_0e0f_1011, 0x0102_0304_0506_0708, 1]
             .into_iter()
             .collect(),
+        max_message: None,
     }
 }
 
@@ -485,13 +486,93 @@ fn handshake_errors() {
         HandshakeRepr::parse_bytes(&b),
         Err(WireError::Truncated { .. })
     ));
-    // Extension bytes after the history are skipped.
+    // Extensions of unknown types after the history are skipped.
     let mut b = out[..n].to_vec();
-    b.extend([1, 2, 3]);
+    b.extend(hex("7f 00 00 03 01 02 03  00 09 00 00"));
     assert_eq!(HandshakeRepr::parse_bytes(&b).unwrap(), golden_handshake());
     for i in 0..n {
         let _ = HandshakeRepr::parse_bytes(&out[..i]).unwrap_err();
     }
+}
+
+/// The max-message extension, after the golden handshake's history: type 1, length 8,
+/// 1 GiB.
+const EXT_MAX_MESSAGE_1G: &str = "00 01 00 08 00 00 00 00 40 00 00 00";
+
+#[test]
+fn handshake_max_message_extension() {
+    let h = HandshakeRepr {
+        max_message: Some(1 << 30),
+        ..golden_handshake()
+    };
+    let mut out = [0u8; 200];
+    let n = h.emit(&mut out).unwrap();
+    assert_eq!(n, h.buffer_len());
+    assert_eq!(n, HANDSHAKE_FIXED_LEN + 24 + 12);
+    // The golden handshake's bytes, then the extension.
+    let mut want = cat(HELLO)[44..44 + 96].to_vec();
+    want.extend(hex(EXT_MAX_MESSAGE_1G));
+    assert_eq!(&out[..n], &want[..]);
+    assert_eq!(HandshakeRepr::parse_bytes(&want).unwrap(), h);
+    let v = Handshake::new_checked(&want[..]).unwrap();
+    assert_eq!(v.max_message(), Some(1 << 30));
+    assert_eq!(v.extension_bytes(), &hex(EXT_MAX_MESSAGE_1G)[..]);
+    let e: Vec<_> = v.extensions().map(|e| (e.kind, e.value.len())).collect();
+    assert_eq!(e, [(1, 8)]);
+    // The original form (no extension) still parses: the limit is unknown.
+    let old = &cat(HELLO)[44..44 + 96];
+    assert_eq!(Handshake::new_checked(old).unwrap().max_message(), None);
+    assert_eq!(HandshakeRepr::parse_bytes(old).unwrap().max_message, None);
+    // Unknown extensions before and after it are skipped.
+    let mut b = old.to_vec();
+    b.extend(hex("12 34 00 02 aa bb"));
+    b.extend(hex(EXT_MAX_MESSAGE_1G));
+    b.extend(hex("ff ff 00 00"));
+    assert_eq!(HandshakeRepr::parse_bytes(&b).unwrap(), h);
+    // Errors: an entry past the end, a cut entry header, a wrong length, a repeat.
+    type Check = fn(&WireError) -> bool;
+    let bad: [(&str, Check); 4] = [
+        ("00 01 00 09 00 00 00 00 40 00 00 00", |e| {
+            matches!(e, WireError::BadLength { claimed: 9, .. })
+        }),
+        ("00 01 00", |e| {
+            matches!(
+                e,
+                WireError::Truncated {
+                    need: 4,
+                    have: 3,
+                    ..
+                }
+            )
+        }),
+        ("00 01 00 04 00 00 00 01", |e| {
+            matches!(e, WireError::BadLength { claimed: 4, .. })
+        }),
+        (
+            "00 01 00 08 00 00 00 00 40 00 00 00 00 01 00 08 00 00 00 00 40 00 00 00",
+            |e| matches!(e, WireError::BadField { value: 1, .. }),
+        ),
+    ];
+    for (ext, ok) in bad {
+        let mut b = old.to_vec();
+        b.extend(hex(ext));
+        let e = HandshakeRepr::parse_bytes(&b).unwrap_err();
+        assert!(ok(&e), "{ext}: {e:?}");
+        assert!(Handshake::new_checked(&b[..]).is_err());
+    }
+    // Every prefix of the extended form fails or parses (as the original form, exactly at
+    // the end of the history), never panics.
+    for i in 0..n {
+        match HandshakeRepr::parse_bytes(&out[..i]) {
+            Ok(p) => assert_eq!((i, p.max_message), (HANDSHAKE_FIXED_LEN + 24, None)),
+            Err(_) => assert!(i < n),
+        }
+    }
+    // Too small an output buffer.
+    assert!(matches!(
+        h.emit(&mut out[..n - 1]),
+        Err(WireError::BufferTooSmall { .. })
+    ));
 }
 
 #[test]
@@ -585,9 +666,10 @@ fn handshake_repr() -> impl Strategy<Value = HandshakeRepr> {
         (any::<u8>(), any::<u8>(), any::<u16>(), any::<u64>()),
         (any::<u32>(), any::<u32>(), any::<u64>()),
         prop::collection::vec(any::<u64>(), 0..=MAX_HISTORY),
+        any::<Option<u64>>(),
     )
         .prop_map(
-            |((id, name, (a, b), role), (fl, pr, mf, vs), (rs, ev, ts), h)| HandshakeRepr {
+            |((id, name, (a, b), role), (fl, pr, mf, vs), (rs, ev, ts), h, mm)| HandshakeRepr {
                 server_id: id,
                 name,
                 min_version: a.min(b),
@@ -601,6 +683,7 @@ fn handshake_repr() -> impl Strategy<Value = HandshakeRepr> {
                 engine_version: ev,
                 tracked_since: ts,
                 history: h.into_iter().collect(),
+                max_message: mm,
             },
         )
 }

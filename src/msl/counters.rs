@@ -35,6 +35,10 @@ pub struct DropCounters {
     /// Refusals from another incarnation than the current session's peer (delayed or
     /// replayed ones of an earlier process).
     pub foreign_reset: u64,
+    /// New data frames refused while the class's receive window was closed because the
+    /// layer above holds its [`rx_budget`](crate::msl::MslConfig::rx_budget); the sender
+    /// sends them again once the window reopens.
+    pub rx_blocked: u64,
 }
 
 impl DropCounters {
@@ -54,6 +58,7 @@ impl DropCounters {
             + self.contradictory_reset
             + self.foreign_reset
             + self.closed
+            + self.rx_blocked
     }
 
     pub(crate) fn count_wire(&mut self, e: &WireError) {

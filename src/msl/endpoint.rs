@@ -44,6 +44,9 @@ pub struct Msl {
     peer_mac: MacAddr,
     send: [SendStream; 4],
     recv: [RecvStream; 4],
+    /// Per class, bytes delivered and not yet released (with `rx_budget`). Kept across
+    /// sessions: they belong to the layer above.
+    held: [usize; 4],
     events: VecDeque<MslEvent>,
     counters: MslCounters,
     last_rx: Duration,
@@ -62,8 +65,9 @@ impl Msl {
     /// A new endpoint, connecting: its first hello is due at `now`.
     pub fn new(cfg: MslConfig, now: Duration) -> Msl {
         let rtt = Rtt::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max, cfg.ack_delay);
-        let send = core::array::from_fn(|_| SendStream::new(rtt.clone(), cfg.window));
-        let recv = core::array::from_fn(|_| RecvStream::new(cfg.window, cfg.max_message));
+        let seq = cfg.initial_seq;
+        let send = core::array::from_fn(|_| SendStream::new(rtt.clone(), cfg.window, seq));
+        let recv = core::array::from_fn(|_| RecvStream::new(cfg.window, cfg.max_message, seq));
         Msl {
             peer_mac: cfg.peer_mac.unwrap_or(MacAddr::BROADCAST),
             state: MslState::Connecting,
@@ -72,6 +76,7 @@ impl Msl {
             established: false,
             send,
             recv,
+            held: [0; 4],
             events: VecDeque::new(),
             counters: MslCounters::default(),
             last_rx: now,
@@ -124,6 +129,38 @@ impl Msl {
         self.send[p.bits() as usize].queued_bytes()
     }
 
+    /// Bytes of a class's delivered messages not yet [`release`](Self::release)d; always 0
+    /// without [`MslConfig::rx_budget`].
+    pub fn held_bytes(&self, p: Priority) -> usize {
+        self.held[p.bits() as usize]
+    }
+
+    /// The layer above consumed `bytes` of a class's delivered messages (only meaningful
+    /// with [`MslConfig::rx_budget`]; more than is held counts as all of it). When this
+    /// brings the class below its budget, its window reopens and a window update is due
+    /// at once: call [`poll_transmit`](Self::poll_transmit) after it.
+    ///
+    /// Held bytes belong to the consumer, not to the session: they survive a session's
+    /// end, and only `release` lowers them, so releasing messages of an earlier session
+    /// is correct and needed.
+    pub fn release(&mut self, priority: Priority, bytes: usize) {
+        let c = priority.bits() as usize;
+        self.held[c] = self.held[c].saturating_sub(bytes);
+        self.update_blocked(c);
+    }
+
+    /// Closes or opens a class's receive window after its held bytes changed.
+    fn update_blocked(&mut self, c: usize) {
+        let blocked = self.cfg.rx_budget.is_some_and(|b| self.held[c] >= b.max(1));
+        self.recv[c].set_blocked(blocked);
+    }
+
+    /// The largest message the peer of the current (or coming) session accepts, when its
+    /// handshake said.
+    fn peer_max_message(&self) -> Option<u64> {
+        self.peer.as_ref().and_then(|p| p.handshake.max_message)
+    }
+
     /// Queues a message (copied). It goes out, fragmented to the MTU, once the session is
     /// up; messages queued before the first session wait for it.
     pub fn send(&mut self, priority: Priority, message: &[u8]) -> Result<(), SendError> {
@@ -132,12 +169,20 @@ impl Msl {
 
     /// Queues a message without copying it.
     ///
-    /// A message longer than [`MslConfig::max_message`] is refused with
-    /// [`SendError::TooLarge`]. Both ends must use the same `max_message` (the handshake
-    /// does not carry it): a receiver ends the session with a reset rather than take a
-    /// message over its own limit, and the sender then gets it back as [`MslEvent::Lost`].
+    /// A message longer than [`MslConfig::max_message`], or than the peer's `max_message`
+    /// once its handshake is known, is refused with [`SendError::TooLarge`]. A message
+    /// queued while the peer was unknown and longer than the limit the peer then announces
+    /// comes back as [`MslEvent::Lost`] when the session comes up (before anything is
+    /// sent). A peer that does not announce its limit (an older build) ends the session
+    /// with a reset when a message is over it, and the sender gets every unacked message
+    /// back as [`MslEvent::Lost`].
     pub fn send_owned(&mut self, priority: Priority, message: Box<[u8]>) -> Result<(), SendError> {
-        if message.len() > u32::MAX as usize || message.len() > self.cfg.max_message {
+        if message.len() > u32::MAX as usize
+            || message.len() > self.cfg.max_message
+            || self
+                .peer_max_message()
+                .is_some_and(|m| message.len() as u64 > m)
+        {
             return Err(SendError::TooLarge);
         }
         if self.state == MslState::Closed {
@@ -225,9 +270,8 @@ impl Msl {
             });
         }
         if self.is_established() {
-            let probe_only = self.state == MslState::Silent;
             for s in &mut self.send {
-                if s.on_timer(now, probe_only).is_some() {
+                if s.on_timer(now).is_some() {
                     self.counters.timeouts += 1;
                 }
             }
@@ -331,6 +375,8 @@ impl Msl {
         if repr.frame_type == FrameType::Data {
             let events = &mut self.events;
             let delivered = &mut self.counters.messages_delivered;
+            let held = &mut self.held[c];
+            let budget = self.cfg.rx_budget.is_some();
             let priority = repr.priority;
             let out = self.recv[c].on_data(
                 now,
@@ -341,9 +387,13 @@ impl Msl {
                 repr.flags & flag::ACK_NOW != 0,
                 &mut |message| {
                     *delivered += 1;
+                    if budget {
+                        *held = held.saturating_add(message.len());
+                    }
                     events.push_back(MslEvent::Delivered { priority, message });
                 },
             );
+            self.update_blocked(c);
             if let Some(len) = self.recv[c].take_oversize() {
                 // Acking it would retire it at the sender with no trace: end the session
                 // instead, so the sender hands back what was not acked as lost.
@@ -362,6 +412,7 @@ impl Msl {
                 RxOutcome::Accepted => {}
                 RxOutcome::Duplicate => self.counters.dropped.duplicate += 1,
                 RxOutcome::OutOfWindow => self.counters.dropped.out_of_window += 1,
+                RxOutcome::Blocked => self.counters.dropped.rx_blocked += 1,
             }
         }
     }

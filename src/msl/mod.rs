@@ -22,7 +22,8 @@
 //! names its own incarnation; then it is [`MslState::Up`]. A hello with a higher incarnation
 //! means the peer restarted: [`MslEvent::Restarted`], every message not yet acked is handed
 //! back as [`MslEvent::Lost`] (the peer lost its state; resending is the resync logic's
-//! call, not the transport's), and the streams start again from sequence 0.
+//! call, not the transport's), and the streams start again from their initial sequence
+//! number ([`MslConfig::initial_seq`], 0 unless a test sets it).
 //!
 //! **Streams.** Each priority class is its own reliable stream (its own sequence space,
 //! window, acks and RTO, RFC 6298 with Karn's rule). Losses are found by SACK (a frame is
@@ -45,13 +46,30 @@
 //! reason and dropped. (The one reply to an unverifiable frame, a version-mismatch reset to
 //! a hello of another frame version, is sent only while no peer of our version is known.)
 //!
-//! **Limits of this version.** The receive window is a fixed buffer of [`MslConfig::window`]
-//! frames per stream: delivered messages are not held back when the layer above is slow to
-//! call [`Msl::poll_event`]. The peer's MAC, when not configured, follows the source of its
-//! latest valid frame (the MAC is outside the integrity check). The send buffer given to
-//! [`Msl::poll_transmit`] must hold the MTU plus the 14-byte Ethernet header.
+//! **Flow control toward the layer above.** The receive window is a buffer of
+//! [`MslConfig::window`] frames per stream for reordering. Without
+//! [`MslConfig::rx_budget`] a delivered message counts as consumed at once. With it, the
+//! layer above calls [`Msl::release`] as it consumes delivered bytes; a class whose
+//! delivered-but-unreleased bytes ([`Msl::held_bytes`]) reach the budget advertises a
+//! window of 0 and refuses new data frames (counted as `rx_blocked`, not acked), so the
+//! sender keeps one frame in flight and resends it at its retransmission timeout (TCP's
+//! persist timer). A release below the budget reopens the window and sends a window
+//! update at once. Held bytes count only whole delivered messages, so a message larger
+//! than the budget is still reassembled and delivered while the class is below its budget;
+//! the budget is thus exceeded by at most one message plus the frames already reordered.
+//!
+//! **Message size.** Each side announces its [`MslConfig::max_message`] in the handshake;
+//! [`Msl::send`] refuses longer messages once the peer's is known, and messages queued
+//! before that and over the peer's limit come back as [`MslEvent::Lost`] when the session
+//! comes up. (A peer of the original handshake form announces nothing; a message over its
+//! limit still makes it end the session with a reset.)
+//!
+//! **Limits of this version.** The peer's MAC, when not configured, follows the source of
+//! its latest valid frame (the MAC is outside the integrity check). The send buffer given
+//! to [`Msl::poll_transmit`] must hold the MTU plus the 14-byte Ethernet header.
 
 mod counters;
+pub mod driver;
 mod endpoint;
 mod rtt;
 mod stream;
@@ -127,12 +145,21 @@ pub struct MslConfig {
     /// Longest delay of an ack when frames arrive in order (every second frame is acked
     /// at once).
     pub ack_delay: Duration,
-    /// Largest message, bytes: [`Msl::send`] refuses longer ones, and a longer one from
-    /// the peer ends the session with a reset (its sender gets [`MslEvent::Lost`]). The
-    /// handshake does not carry it, so both ends must be configured alike.
+    /// Largest message, bytes, announced in the handshake: the peer's [`Msl::send`]
+    /// refuses longer ones. A longer one from a peer that did not heed it ends the session
+    /// with a reset (its sender gets [`MslEvent::Lost`]). [`Msl::send`] also refuses
+    /// messages over this node's own value.
     pub max_message: usize,
     /// Bytes that may wait unacked per class before [`Msl::send`] says [`SendError::QueueFull`].
     pub max_queued: usize,
+    /// Per class, delivered bytes the layer above may hold before the receive window closes
+    /// (see the module docs, flow control); `None` (the default): a delivered message
+    /// counts as consumed at once and [`Msl::release`] is not needed. `Some(0)` acts as 1.
+    pub rx_budget: Option<usize>,
+    /// The sequence number every stream starts at, in every session (default 0). A knob
+    /// for tests of the wrap-around at 2³²: both ends must use the same value, since each
+    /// side's receive streams start there too.
+    pub initial_seq: u32,
 }
 
 impl MslConfig {
@@ -163,6 +190,8 @@ impl MslConfig {
             ack_delay: Duration::from_millis(1),
             max_message: 1 << 30,
             max_queued: 256 << 20,
+            rx_budget: None,
+            initial_seq: 0,
         }
     }
 
@@ -272,8 +301,8 @@ pub enum MslEvent {
 /// Why [`Msl::send`] refused a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendError {
-    /// Longer than [`MslConfig::max_message`] (or 4 GiB or more, not representable in
-    /// the frame's message length).
+    /// Longer than [`MslConfig::max_message`] or than the peer's announced limit (or
+    /// 4 GiB or more, not representable in the frame's message length).
     TooLarge,
     /// The class already holds [`MslConfig::max_queued`] bytes unacked.
     QueueFull,

@@ -6,6 +6,8 @@ use core::time::Duration;
 #[derive(Clone, Debug)]
 pub(crate) struct Rtt {
     srtt: Option<Duration>,
+    /// The smallest sample of the session.
+    min_rtt: Option<Duration>,
     rttvar: Duration,
     rto: Duration,
     min: Duration,
@@ -19,6 +21,7 @@ impl Rtt {
     pub(crate) fn new(initial: Duration, min: Duration, max: Duration, g: Duration) -> Rtt {
         Rtt {
             srtt: None,
+            min_rtt: None,
             rttvar: Duration::ZERO,
             rto: initial.clamp(min, max),
             min,
@@ -35,6 +38,7 @@ impl Rtt {
 
     /// A sample from a segment sent once (Karn's rule is the caller's).
     pub(crate) fn sample(&mut self, r: Duration) {
+        self.min_rtt = Some(self.min_rtt.map_or(r, |m| m.min(r)));
         match self.srtt {
             None => {
                 self.srtt = Some(r);
@@ -68,6 +72,11 @@ impl Rtt {
     /// The retransmission timeout now.
     pub(crate) fn rto(&self) -> Duration {
         self.rto
+    }
+
+    /// The smallest RTT sampled in the session.
+    pub(crate) fn min_rtt(&self) -> Option<Duration> {
+        self.min_rtt
     }
 
     /// The smoothed RTT, once sampled.

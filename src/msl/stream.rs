@@ -2,16 +2,22 @@
 //! scoreboard of frames in flight, retransmission) and the receiving half (window,
 //! reordering, duplicate suppression, reassembly, ack scheduling).
 //!
-//! Only data frames consume sequence numbers. Every stream of a session starts at 0: the
-//! session's pair of incarnations tells sessions apart, not the initial sequence number.
+//! Only data frames consume sequence numbers. Every stream of a session starts at the same
+//! configured number (0 by default): the session's pair of incarnations tells sessions
+//! apart, not the initial sequence number. Sequence numbers wrap modulo 2³²: every
+//! comparison is [`seq_lt`] or a wrapping difference, and the receive ring's length is a
+//! power of two, which divides 2³², so `seq % len` stays continuous across the wrap.
 
 use std::collections::VecDeque;
 
-use arrayvec::ArrayVec;
 use core::time::Duration;
 
 use super::rtt::Rtt;
-use crate::wire::msl::{SackBlock, MAX_SACK_BLOCKS};
+use crate::wire::msl::SackBlock;
+
+mod recv;
+
+pub(crate) use recv::{RecvStream, RxOutcome};
 
 /// Frames sent after a still-unacked one that must be acked before it counts as lost
 /// (RACK-style reordering tolerance, counted in transmissions).
@@ -20,6 +26,12 @@ const REORDER_THRESHOLD: u64 = 3;
 /// `a` before `b` in wrapping sequence space.
 pub(crate) fn seq_lt(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
+}
+
+/// A retransmitted frame acked sooner than the smallest RTT after its retransmission: the
+/// ack answers its original transmission.
+fn acked_too_soon(s: &Seg, now: Duration, min_rtt: Option<Duration>) -> bool {
+    s.retx > 0 && min_rtt.is_some_and(|m| now.saturating_sub(s.sent_at) < m)
 }
 
 /// A queued message and how far it has been cut into fragments.
@@ -81,24 +93,26 @@ pub(crate) struct SendStream {
     tx_order: u64,
     max_delivered_tx: u64,
     lost: usize,
+    initial_seq: u32,
 }
 
 impl SendStream {
-    pub(crate) fn new(rtt: Rtt, window: u16) -> SendStream {
+    pub(crate) fn new(rtt: Rtt, window: u16, initial_seq: u32) -> SendStream {
         SendStream {
             msgs: VecDeque::new(),
             frag_idx: 0,
             next_msg_id: 0,
             queued_bytes: 0,
             segs: VecDeque::new(),
-            snd_una: 0,
-            next_seq: 0,
+            snd_una: initial_seq,
+            next_seq: initial_seq,
             peer_window: window,
             rtt,
             rto_at: None,
             tx_order: 0,
             max_delivered_tx: 0,
             lost: 0,
+            initial_seq,
         }
     }
 
@@ -124,8 +138,33 @@ impl SendStream {
         let lost = self.msgs.drain(..).map(|m| m.data).collect();
         let mut rtt = self.rtt.clone();
         rtt.reset();
-        *self = SendStream::new(rtt, window);
+        *self = SendStream::new(rtt, window, self.initial_seq);
         lost
+    }
+
+    /// Takes back the queued messages longer than `max` (the peer's limit), in order. Only
+    /// before anything was sent in the session (else it does nothing): message ids are
+    /// renumbered.
+    pub(crate) fn take_longer_than(&mut self, max: u64) -> Vec<Box<[u8]>> {
+        if !self.segs.is_empty()
+            || self.frag_idx != 0
+            || !self.msgs.iter().any(|m| m.data.len() as u64 > max)
+        {
+            return Vec::new();
+        }
+        let base = self.msgs.front().map_or(self.next_msg_id, |m| m.id);
+        let (keep, long): (VecDeque<OutMsg>, VecDeque<OutMsg>) = self
+            .msgs
+            .drain(..)
+            .partition(|m| m.data.len() as u64 <= max);
+        self.msgs = keep;
+        for (i, m) in self.msgs.iter_mut().enumerate() {
+            m.id = base.wrapping_add(i as u32);
+        }
+        self.next_msg_id = base.wrapping_add(self.msgs.len() as u32);
+        let long: Vec<Box<[u8]>> = long.into_iter().map(|m| m.data).collect();
+        self.queued_bytes -= long.iter().map(|m| m.len()).sum::<usize>();
+        long
     }
 
     /// The next sequence number (carried, for information, by frames that take none).
@@ -273,9 +312,32 @@ impl SendStream {
         if seq_lt(cum, self.snd_una) {
             return out; // an old ack overtaken by newer ones: nothing to learn
         }
+        let reopened = self.peer_window == 0 && window > 0;
         self.peer_window = window;
+        if reopened {
+            // A window update after a zero window: the frames in flight were refused (the
+            // receiver accepts none while closed), so send them again now rather than at
+            // the persist timer.
+            self.rtt.clear_backoff();
+            for s in self.segs.iter_mut() {
+                if !s.sacked && !s.lost {
+                    s.lost = true;
+                    self.lost += 1;
+                }
+            }
+        }
         let before = self.max_delivered_tx;
+        // Which deliveries say "everything sent before me and still unacked is lost"
+        // (RACK, RFC 8985)? Not a retransmitted frame whose ack is explained by its original
+        // transmission: acked sooner than the smallest RTT after the retransmission (RFC 8985
+        // step 2), or acked together with frames after it that were sent only once (their
+        // originals got through, so its original most likely did too: a spurious timeout,
+        // and the frames still in flight are not lost).
+        let min_rtt = self.rtt.min_rtt();
+        let acked = cum.wrapping_sub(self.snd_una) as usize;
+        let last_original = self.segs.iter().take(acked).rposition(|s| s.retx == 0);
         let mut sample = None;
+        let mut i = 0;
         while self.snd_una != cum {
             let Some(s) = self.segs.pop_front() else {
                 break;
@@ -286,9 +348,13 @@ impl SendStream {
             if s.lost {
                 self.lost -= 1;
             }
-            self.max_delivered_tx = self.max_delivered_tx.max(s.tx_order);
+            let explained = last_original.is_some_and(|l| i < l);
+            if !explained && !acked_too_soon(&s, now, min_rtt) {
+                self.max_delivered_tx = self.max_delivered_tx.max(s.tx_order);
+            }
             self.snd_una = self.snd_una.wrapping_add(1);
             out.newly_acked += 1;
+            i += 1;
         }
         if out.newly_acked > 0 {
             if let Some(t) = sample {
@@ -312,7 +378,9 @@ impl SendStream {
                         s.lost = false;
                         self.lost -= 1;
                     }
-                    self.max_delivered_tx = self.max_delivered_tx.max(s.tx_order);
+                    if !acked_too_soon(s, now, min_rtt) {
+                        self.max_delivered_tx = self.max_delivered_tx.max(s.tx_order);
+                    }
                 }
             }
         }
@@ -351,27 +419,29 @@ impl SendStream {
         }
     }
 
-    /// The retransmission timer: when it has expired, marks every frame in flight that
-    /// was not selectively acked as lost (only the oldest with `probe_only`, while the peer
-    /// is silent, so a dead link does not get the whole window again at every timeout) and
-    /// backs off. Returns the frames marked.
-    pub(crate) fn on_timer(&mut self, now: Duration, probe_only: bool) -> Option<u32> {
+    /// The retransmission timer: when it has expired, marks the oldest frame in flight as
+    /// lost and backs off. Only the oldest: a timeout on a jittery host is often spurious,
+    /// and a whole window resent at every one wastes the link (and a dead link would get it
+    /// again at every back-off). Real losses behind it are found within one round trip
+    /// once its retransmission is acked (the RACK rule in [`on_ack`](Self::on_ack) marks
+    /// every frame sent before it and still unacked). With a zero window this is the
+    /// persist probe. Returns the frames marked.
+    pub(crate) fn on_timer(&mut self, now: Duration) -> Option<u32> {
         match self.rto_at {
             Some(t) if t <= now => {}
             _ => return None,
         }
         self.rto_at = None;
         let mut n = 0;
-        // Selective acks are advisory (RFC 2018, 6675): on a timeout forget them and go
-        // again from `snd_una`, so a lost final ack or a bogus SACK cannot stall the stream.
+        // Selective acks are advisory (RFC 2018, 6675): on a timeout forget them, so a
+        // bogus SACK cannot stall the stream; the next ack's blocks mark them again.
         for s in self.segs.iter_mut() {
             s.sacked = false;
         }
-        let take = if probe_only { 1 } else { self.segs.len() };
-        for s in self.segs.iter_mut().take(take) {
+        if let Some(s) = self.segs.front_mut() {
             if !s.lost {
                 s.lost = true;
-                n += 1;
+                n = 1;
             }
         }
         self.lost += n as usize;
@@ -383,232 +453,70 @@ impl SendStream {
     }
 }
 
-/// A fragment that arrived ahead of its turn.
-struct Frag {
-    msg_id: u32,
-    offset: u32,
-    msg_len: u32,
-    data: Vec<u8>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// What became of a received data frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum RxOutcome {
-    /// In order, or stored for later.
-    Accepted,
-    /// Already received.
-    Duplicate,
-    /// Beyond the receive window.
-    OutOfWindow,
-}
+    const MS: Duration = Duration::from_millis(1);
 
-/// The receiving half of a stream.
-pub(crate) struct RecvStream {
-    rcv_nxt: u32,
-    window: u16,
-    /// Out-of-order fragments by `seq % len`; the length is a power of two so the slots
-    /// stay consistent when sequence numbers wrap.
-    ring: Vec<Option<Frag>>,
-    ooo: usize,
-    cur: Option<(u32, u32, Vec<u8>)>,
-    unacked: u32,
-    ack_at: Option<Duration>,
-    max_message: usize,
-    /// Fragments that did not continue the message being reassembled (a peer bug).
-    pub(crate) bad_fragments: u64,
-    /// The length of a message over `max_message` that arrived, until taken.
-    oversize: Option<u32>,
-}
+    /// A five-fragment message on streams that start 2 before the wrap: the fragments are
+    /// `MAX-2, MAX-1, MAX, 0, 1`, reordered, SACKed and acked across the wrap.
+    #[test]
+    fn fragments_sacks_and_acks_across_the_wrap() {
+        let start = u32::MAX - 2;
+        let rtt = Rtt::new(20 * MS, 2 * MS, 200 * MS, MS);
+        let mut s = SendStream::new(rtt, 8, start);
+        s.push(b"abcde"[..].into());
+        let segs: Vec<SegOut> = (0..5).map(|_| s.next(MS, 1, 8).unwrap()).collect();
+        let seqs: Vec<u32> = segs.iter().map(|g| g.seq).collect();
+        assert_eq!(seqs, [u32::MAX - 2, u32::MAX - 1, u32::MAX, 0, 1]);
 
-impl RecvStream {
-    pub(crate) fn new(window: u16, max_message: usize) -> RecvStream {
-        RecvStream {
-            rcv_nxt: 0,
-            window: window.max(1),
-            ring: (0..usize::from(window.max(1)).next_power_of_two())
-                .map(|_| None)
-                .collect(),
-            ooo: 0,
-            cur: None,
-            unacked: 0,
-            ack_at: None,
-            max_message,
-            bad_fragments: 0,
-            oversize: None,
-        }
-    }
-
-    /// Ends the session (partial messages are dropped).
-    pub(crate) fn reset(&mut self) {
-        let bad = self.bad_fragments;
-        *self = RecvStream::new(self.window, self.max_message);
-        self.bad_fragments = bad;
-    }
-
-    pub(crate) fn rcv_nxt(&self) -> u32 {
-        self.rcv_nxt
-    }
-
-    pub(crate) fn window(&self) -> u16 {
-        self.window
-    }
-
-    /// The length of a message over `max_message` that arrived, once: the caller must end
-    /// the session rather than ack it.
-    pub(crate) fn take_oversize(&mut self) -> Option<u32> {
-        self.oversize.take()
-    }
-
-    pub(crate) fn ack_at(&self) -> Option<Duration> {
-        self.ack_at
-    }
-
-    /// A data frame of this stream. Complete messages go to `deliver`, in order.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn on_data(
-        &mut self,
-        now: Duration,
-        ack_delay: Duration,
-        seq: u32,
-        msg: (u32, u32, u32),
-        payload: &[u8],
-        ack_now: bool,
-        deliver: &mut impl FnMut(Vec<u8>),
-    ) -> RxOutcome {
-        let w = self.ring.len();
-        let d = seq.wrapping_sub(self.rcv_nxt);
-        let out = if seq_lt(seq, self.rcv_nxt) {
-            RxOutcome::Duplicate
-        } else if d >= u32::from(self.window) {
-            RxOutcome::OutOfWindow
-        } else if d == 0 {
-            self.apply(msg, payload, deliver);
-            self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
-            self.drain(deliver);
-            RxOutcome::Accepted
-        } else {
-            let slot = &mut self.ring[seq as usize % w];
-            if slot.is_some() {
-                RxOutcome::Duplicate
-            } else {
-                *slot = Some(Frag {
-                    msg_id: msg.0,
-                    offset: msg.1,
-                    msg_len: msg.2,
-                    data: payload.to_vec(),
-                });
-                self.ooo += 1;
-                RxOutcome::Accepted
-            }
+        let mut r = RecvStream::new(8, 1 << 20, start);
+        let mut got = Vec::new();
+        let rx = |r: &mut RecvStream, g: &SegOut, got: &mut Vec<Vec<u8>>| {
+            let p = &b"abcde"[g.offset as usize..(g.offset + g.len) as usize];
+            r.on_data(
+                MS,
+                MS,
+                g.seq,
+                (g.msg_id, g.offset, g.msg_len),
+                p,
+                false,
+                &mut |m| got.push(m),
+            )
         };
-        self.unacked += 1;
-        // Holes, duplicates and requests get an ack at once; else every second frame.
-        if out != RxOutcome::Accepted || ack_now || self.ooo > 0 || self.unacked >= 2 {
-            self.ack_at = Some(now);
-        } else if self.ack_at.is_none() {
-            self.ack_at = Some(now + ack_delay);
+        for i in [3, 4, 1] {
+            assert_eq!(rx(&mut r, &segs[i], &mut got), RxOutcome::Accepted);
         }
-        out
-    }
+        assert_eq!(rx(&mut r, &segs[4], &mut got), RxOutcome::Duplicate);
+        let (cum, blocks) = r.ack_now();
+        assert_eq!(cum, start);
+        let b: Vec<(u32, u32)> = blocks.iter().map(|b| (b.start, b.end)).collect();
+        assert_eq!(b, [(u32::MAX - 1, u32::MAX), (0, 2)]);
 
-    fn drain(&mut self, deliver: &mut impl FnMut(Vec<u8>)) {
-        let w = self.ring.len();
-        while self.ooo > 0 {
-            let Some(f) = self.ring[self.rcv_nxt as usize % w].take() else {
-                break;
-            };
-            self.ooo -= 1;
-            self.apply((f.msg_id, f.offset, f.msg_len), &f.data, deliver);
-            self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
-        }
-    }
+        // The sender: three frames sent after the first are SACKed, so it is lost.
+        let out = s.on_ack(2 * MS, cum, &blocks, 8);
+        assert!(!out.invalid);
+        assert_eq!((out.newly_acked, out.marked_lost), (0, 1));
+        let again = s.next(2 * MS, 1, 8).unwrap();
+        assert!(again.retransmit);
+        assert_eq!(again.seq, u32::MAX - 2);
 
-    /// Appends an in-order fragment to the message being reassembled.
-    fn apply(
-        &mut self,
-        (id, off, len): (u32, u32, u32),
-        p: &[u8],
-        deliver: &mut impl FnMut(Vec<u8>),
-    ) {
-        if off == 0 {
-            if self.cur.is_some() {
-                self.bad_fragments += 1; // the previous message never finished
-            }
-            if len as usize > self.max_message {
-                self.bad_fragments += 1;
-                self.cur = None;
-                self.oversize = Some(len);
-                return;
-            }
-            // Capacity is bounded: the length is only the peer's claim.
-            let cap = (len as usize).min(1 << 20);
-            self.cur = Some((id, len, Vec::with_capacity(cap)));
-        }
-        let Some((cid, clen, buf)) = self.cur.as_mut() else {
-            self.bad_fragments += 1;
-            return;
-        };
-        if *cid != id || *clen != len || buf.len() != off as usize {
-            self.bad_fragments += 1;
-            self.cur = None;
-            return;
-        }
-        buf.extend_from_slice(p);
-        if buf.len() == len as usize {
-            if let Some((_, _, m)) = self.cur.take() {
-                deliver(m);
-            }
-        }
-    }
+        assert_eq!(rx(&mut r, &again, &mut got), RxOutcome::Accepted);
+        assert_eq!(r.rcv_nxt(), u32::MAX);
+        assert!(got.is_empty());
+        assert_eq!(rx(&mut r, &segs[2], &mut got), RxOutcome::Accepted);
+        assert_eq!(got, [b"abcde".to_vec()]);
+        assert_eq!(r.rcv_nxt(), 2);
+        // An old frame from before the wrap is a duplicate, not new data.
+        assert_eq!(rx(&mut r, &segs[0], &mut got), RxOutcome::Duplicate);
 
-    /// The ack to send when it is due: cumulative ack and SACK blocks.
-    pub(crate) fn take_ack(
-        &mut self,
-        now: Duration,
-    ) -> Option<(u32, ArrayVec<SackBlock, MAX_SACK_BLOCKS>)> {
-        match self.ack_at {
-            Some(t) if t <= now => Some(self.ack_now()),
-            _ => None,
-        }
-    }
-
-    /// The ack as of now, clearing the pending one.
-    pub(crate) fn ack_now(&mut self) -> (u32, ArrayVec<SackBlock, MAX_SACK_BLOCKS>) {
-        self.ack_at = None;
-        self.unacked = 0;
-        (self.rcv_nxt, self.sack_blocks())
-    }
-
-    /// A piggybacked cumulative ack went out: it replaces the pending ack unless there are
-    /// holes, which only an ack frame's SACK blocks describe.
-    pub(crate) fn piggybacked(&mut self) {
-        if self.ooo == 0 {
-            self.ack_at = None;
-            self.unacked = 0;
-        }
-    }
-
-    fn sack_blocks(&self) -> ArrayVec<SackBlock, MAX_SACK_BLOCKS> {
-        let mut blocks = ArrayVec::new();
-        if self.ooo == 0 {
-            return blocks;
-        }
-        let (w, len) = (u32::from(self.window), self.ring.len());
-        let mut run: Option<u32> = None;
-        for d in 1..=w {
-            let seq = self.rcv_nxt.wrapping_add(d);
-            let present = d < w && self.ring[seq as usize % len].is_some();
-            match (present, run) {
-                (true, None) => run = Some(seq),
-                (false, Some(start)) => {
-                    if blocks.try_push(SackBlock { start, end: seq }).is_err() {
-                        break;
-                    }
-                    run = None;
-                }
-                _ => {}
-            }
-        }
-        blocks
+        let (cum, blocks) = r.ack_now();
+        assert!(blocks.is_empty());
+        let out = s.on_ack(3 * MS, cum, &blocks, 8);
+        assert_eq!(out.newly_acked, 5);
+        assert_eq!((s.in_flight(), s.queued_bytes()), (0, 0));
+        // An ack beyond what was sent is refused.
+        assert!(s.on_ack(3 * MS, 3, &[], 8).invalid);
     }
 }

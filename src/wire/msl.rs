@@ -40,8 +40,8 @@ mod handshake;
 
 pub use ack::{AckPayload, AckRepr, SackBlock, MAX_SACK_BLOCKS, SACK_BLOCK_LEN};
 pub use handshake::{
-    emit_close, parse_close, CloseReason, Handshake, HandshakeRepr, HANDSHAKE_FIXED_LEN,
-    MAX_HISTORY,
+    emit_close, parse_close, CloseReason, Extension, Handshake, HandshakeRepr, EXT_HEADER_LEN,
+    EXT_MAX_MESSAGE, HANDSHAKE_FIXED_LEN, MAX_HISTORY,
 };
 
 /// The MSL EtherType: IEEE 802 "local experimental EtherType 1".

@@ -55,6 +55,9 @@ pub struct Pair {
     pub ep: [Msl; 2],
     pub events: [Vec<(Duration, MslEvent)>; 2],
     pub buf: Vec<u8>,
+    /// Rewrites each frame side `i` sends before it reaches the wire (a peer of another
+    /// build, a man in the middle).
+    pub tx_filter: Option<fn(usize, &mut Vec<u8>)>,
 }
 
 impl Pair {
@@ -71,6 +74,7 @@ impl Pair {
             ep: [ea, eb],
             events: [Vec::new(), Vec::new()],
             buf: vec![0u8; mtu + 64],
+            tx_filter: None,
         }
     }
 
@@ -92,7 +96,14 @@ impl Pair {
                 }
                 self.ep[i].handle_timeout(now);
                 while let Some(n) = self.ep[i].poll_transmit(now, &mut self.buf) {
-                    self.ad[i].send(&self.buf[..n]).unwrap();
+                    match self.tx_filter {
+                        Some(f) => {
+                            let mut v = self.buf[..n].to_vec();
+                            f(i, &mut v);
+                            self.ad[i].send(&v).unwrap();
+                        }
+                        None => self.ad[i].send(&self.buf[..n]).unwrap(),
+                    }
                     busy = true;
                 }
                 while let Some(e) = self.ep[i].poll_event() {
@@ -182,4 +193,17 @@ pub fn message(rng: &mut Rng, max: usize) -> Vec<u8> {
     (0..len)
         .map(|i| (x.wrapping_mul(i as u64 + 1) >> 24) as u8)
         .collect()
+}
+
+/// Both sides still carry messages both ways, and A's timer is not in the past.
+pub fn still_works(p: &mut Pair) {
+    let (a, b) = (p.delivered(0).len(), p.delivered(1).len());
+    p.ep[0].send(Priority::Event, b"from-a").unwrap();
+    p.ep[1].send(Priority::Event, b"from-b").unwrap();
+    p.run_for(500 * MS);
+    assert!(p.ep.iter().all(|e| e.state() == MslState::Up));
+    assert_eq!(p.delivered(0).len(), a + 1);
+    assert_eq!(p.delivered(1).len(), b + 1);
+    let now = p.net.now();
+    assert!(p.ep[0].poll_timeout().is_some_and(|t| t >= now));
 }

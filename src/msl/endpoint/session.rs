@@ -149,12 +149,13 @@ impl Msl {
         };
         match self.peer.as_ref().map(|p| p.incarnation) {
             Some(old) if old != inc => {
-                self.end_session();
+                // The news first, then what it cost (the unacked messages, as `Lost`).
                 self.counters.peer_restarts += 1;
                 self.events.push_back(MslEvent::Restarted {
                     old_incarnation: old,
                     new_incarnation: inc,
                 });
+                self.end_session();
             }
             _ => {}
         }
@@ -215,7 +216,28 @@ impl Msl {
         self.state = MslState::Up;
         self.heartbeat_due = true; // tells the peer at once that we know it
         self.counters.sessions += 1;
+        let peer_max = peer.handshake.max_message;
         self.events.push_back(MslEvent::Up { peer });
+        // Nothing was sent in this session yet: messages queued for it that its peer would
+        // not take come back now, rather than ending the session when they arrive.
+        if let Some(max) = peer_max {
+            for (c, s) in CLASSES.iter().zip(self.send.iter_mut()) {
+                for m in s.take_longer_than(max) {
+                    self.counters.messages_lost += 1;
+                    self.events.push_back(MslEvent::Lost {
+                        priority: *c,
+                        message: m.into_vec(),
+                    });
+                }
+            }
+        }
+        // The hello announced an open window for every class: tell the peer at once about
+        // classes whose window is closed.
+        for r in &mut self.recv {
+            if r.is_blocked() {
+                r.ack_soon();
+            }
+        }
     }
 
     /// Forgets the session. If data could have flowed in it, what was not acked is handed

@@ -42,7 +42,10 @@ impl Msl {
             };
             self.hello_ack_due = false;
             let hs = self.handshake();
-            let repr = self.repr(ty, Priority::Control);
+            let mut repr = self.repr(ty, Priority::Control);
+            // The hello's window stands for every class until their acks: announce the
+            // configured one even if the control class's window is closed just now.
+            repr.window = self.cfg.window.max(1);
             let n = self.write(buf, &repr, |p| hs.emit(p));
             self.counters.hellos_sent += 1;
             return self.sent(now, n);
@@ -137,6 +140,7 @@ impl Msl {
             engine_version: c.compat.engine_version,
             tracked_since: c.tracked_since,
             history: c.history.clone(),
+            max_message: Some(c.max_message as u64),
         }
     }
 

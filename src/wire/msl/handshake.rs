@@ -18,7 +18,23 @@
 //! | 60 | 4 | engine version |
 //! | 64 | 8 | generation the change tracking started from (0 = not tracking) |
 //! | 72 + 8i | 8 | generation history, newest (current) first |
-//! | 72 + 8N | .. | extension bytes (later minor revisions; skipped) |
+//! | 72 + 8N | .. | extensions, to the end of the payload (none in the original form) |
+//!
+//! Each extension is a type-length-value entry; unknown types are skipped, so later minor
+//! revisions can add more. A parser of the original form skips the whole area.
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 2 | type |
+//! | 2 | 2 | `L`, bytes of value |
+//! | 4 | `L` | value |
+//!
+//! | type | `L` | value |
+//! |---|---|---|
+//! | 1 ([`EXT_MAX_MESSAGE`]) | 8 | largest message the sender accepts, bytes (u64) |
+//!
+//! An entry that overruns the payload, a known type with another length, or a known type
+//! given twice is an error. An absent extension means the value is unknown.
 //!
 //! The sender's incarnation is the frame header's; it is not repeated here.
 //!
@@ -35,6 +51,79 @@ use crate::wire::state::{trim_name, NameDisplay, Role, StateFlags, NAME_LEN};
 pub const HANDSHAKE_FIXED_LEN: usize = 72;
 /// Most generation history entries.
 pub const MAX_HISTORY: usize = 8;
+/// Bytes of an extension entry's type and length.
+pub const EXT_HEADER_LEN: usize = 4;
+/// Extension type: the largest message the sender accepts (u64, big-endian).
+pub const EXT_MAX_MESSAGE: u16 = 1;
+
+/// One extension entry: its type and value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Extension<'a> {
+    /// The entry's type.
+    pub kind: u16,
+    /// Its value.
+    pub value: &'a [u8],
+}
+
+/// Walks the extension area, checking that each entry fits; at most one error, at the end.
+fn extensions(area: &[u8]) -> impl Iterator<Item = Result<Extension<'_>>> + '_ {
+    let mut rest = area;
+    core::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let entry = match rest {
+            [t0, t1, l0, l1, tail @ ..] => {
+                let len = usize::from(u16::from_be_bytes([*l0, *l1]));
+                match tail.split_at_checked(len) {
+                    Some((value, next)) => {
+                        rest = next;
+                        Ok(Extension {
+                            kind: u16::from_be_bytes([*t0, *t1]),
+                            value,
+                        })
+                    }
+                    None => Err(WireError::BadLength {
+                        what: "MSL handshake extension",
+                        claimed: len,
+                        reason: "runs past the payload",
+                    }),
+                }
+            }
+            _ => Err(WireError::Truncated {
+                what: "MSL handshake extension header",
+                need: EXT_HEADER_LEN,
+                have: rest.len(),
+            }),
+        };
+        if entry.is_err() {
+            rest = &[];
+        }
+        Some(entry)
+    })
+}
+
+/// Checks the extension area and returns the known values (`max message`).
+fn check_extensions(area: &[u8]) -> Result<Option<u64>> {
+    let mut max_message = None;
+    for e in extensions(area) {
+        let e = e?;
+        if e.kind == EXT_MAX_MESSAGE {
+            let v: [u8; 8] = e.value.try_into().map_err(|_| WireError::BadLength {
+                what: "MSL handshake max-message extension",
+                claimed: e.value.len(),
+                reason: "must be 8",
+            })?;
+            if max_message.replace(u64::from_be_bytes(v)).is_some() {
+                return Err(WireError::BadField {
+                    field: "MSL handshake extension given twice",
+                    value: u32::from(e.kind),
+                });
+            }
+        }
+    }
+    Ok(max_message)
+}
 
 fn be64(b: &[u8], o: usize) -> u64 {
     let mut a = [0u8; 8];
@@ -65,6 +154,7 @@ impl<T: AsRef<[u8]>> Handshake<T> {
             });
         }
         need("MSL handshake history", b, HANDSHAKE_FIXED_LEN + 8 * n)?;
+        check_extensions(&b[HANDSHAKE_FIXED_LEN + 8 * n..])?;
         Ok(Handshake { buffer })
     }
 
@@ -122,6 +212,19 @@ impl<T: AsRef<[u8]>> Handshake<T> {
             .chunks_exact(8)
             .map(|c| be64(c, 0))
     }
+    /// The extension area (after the history), raw.
+    pub fn extension_bytes(&self) -> &[u8] {
+        let b = self.buffer.as_ref();
+        &b[HANDSHAKE_FIXED_LEN + 8 * b[45] as usize..]
+    }
+    /// The extension entries, in order (`new_checked` made sure they fit).
+    pub fn extensions(&self) -> impl Iterator<Item = Extension<'_>> + '_ {
+        extensions(self.extension_bytes()).map_while(|e| e.ok())
+    }
+    /// The largest message the sender accepts, when it says.
+    pub fn max_message(&self) -> Option<u64> {
+        check_extensions(self.extension_bytes()).ok().flatten()
+    }
 }
 
 /// A parsed handshake payload.
@@ -154,6 +257,9 @@ pub struct HandshakeRepr {
     pub tracked_since: u64,
     /// Generation history, newest (current) first.
     pub history: ArrayVec<u64, MAX_HISTORY>,
+    /// Largest message the sender accepts, bytes (extension type 1); `None`
+    /// when absent (a sender of the original form): unknown.
+    pub max_message: Option<u64>,
 }
 
 impl HandshakeRepr {
@@ -182,6 +288,7 @@ impl HandshakeRepr {
             engine_version: h.engine_version(),
             tracked_since: h.tracked_since(),
             history: h.history().collect(), // new_checked bounded the count
+            max_message: h.max_message(),
         })
     }
 
@@ -207,7 +314,8 @@ impl HandshakeRepr {
 
     /// Bytes `emit` writes.
     pub fn buffer_len(&self) -> usize {
-        HANDSHAKE_FIXED_LEN + 8 * self.history.len()
+        let ext = self.max_message.map_or(0, |_| EXT_HEADER_LEN + 8);
+        HANDSHAKE_FIXED_LEN + 8 * self.history.len() + ext
     }
 
     /// Writes the payload; returns the bytes written.
@@ -240,6 +348,12 @@ impl HandshakeRepr {
             .zip(b[HANDSHAKE_FIXED_LEN..].chunks_exact_mut(8))
         {
             out.copy_from_slice(&g.to_be_bytes());
+        }
+        if let Some(m) = self.max_message {
+            let e = &mut b[HANDSHAKE_FIXED_LEN + 8 * self.history.len()..];
+            e[0..2].copy_from_slice(&EXT_MAX_MESSAGE.to_be_bytes());
+            e[2..4].copy_from_slice(&8u16.to_be_bytes());
+            e[4..12].copy_from_slice(&m.to_be_bytes());
         }
         Ok(len)
     }

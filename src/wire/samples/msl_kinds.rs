@@ -135,6 +135,7 @@ fn handshake(env: &Env, a: bool) -> Result<HandshakeRepr> {
         engine_version: 0x0001_0000,
         tracked_since: if a { generation } else { 0 },
         history,
+        max_message: None,
     })
 }
 

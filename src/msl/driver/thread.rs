@@ -1,0 +1,314 @@
+//! The driver thread's loop: receive a batch, feed the core, take a transmit batch, send
+//! it, sleep until the next frame, wake-up or timer.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrayvec::ArrayVec;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::wake;
+use super::{DriverError, DriverEvent, Shared, PRIORITIES};
+use crate::capture::Timestamp;
+use crate::link::raw::LinkWatcher;
+use crate::link::{Link, LinkStatus, OperState, RawLink, RxMeta};
+use crate::msl::MslEvent;
+
+/// Frames taken from the kernel per `recvmmsg`.
+const RX_BATCH: usize = 64;
+/// Most frames per `sendmmsg` (the link's own limit).
+const TX_BATCH_MAX: usize = 64;
+
+/// The thread's own counters, copied out for [`super::DriverStatus`].
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Stats {
+    pub link: LinkStatus,
+    pub tx_dropped: u64,
+    pub tx_link_down: u64,
+    pub tx_calls: u64,
+    pub rx_truncated: u64,
+    pub priority_raised: bool,
+}
+
+impl Default for Stats {
+    fn default() -> Stats {
+        // Not known until the watcher's first answer: assume a working adapter.
+        Stats {
+            link: LinkStatus {
+                carrier: true,
+                oper: OperState::Unknown,
+            },
+            tx_dropped: 0,
+            tx_link_down: 0,
+            tx_calls: 0,
+            rx_truncated: 0,
+            priority_raised: false,
+        }
+    }
+}
+
+/// Everything the thread owns.
+pub(super) struct Worker {
+    link: RawLink,
+    watcher: Option<LinkWatcher>,
+    shared: Arc<Shared>,
+    tx: UnboundedSender<DriverEvent>,
+    epoch: Instant,
+    rx_bufs: Vec<Box<[u8]>>,
+    metas: Vec<RxMeta>,
+    tx_bufs: Vec<Box<[u8]>>,
+    tx_lens: Vec<usize>,
+    /// Frames `tx_start..tx_count` of `tx_bufs` are built and not yet taken by the kernel.
+    tx_start: usize,
+    tx_count: usize,
+    batch: usize,
+    released: [u64; 4],
+    last_link: Option<LinkStatus>,
+    stats: Stats,
+    events: Vec<MslEvent>,
+    nice: Option<i32>,
+}
+
+impl Worker {
+    pub(super) fn new(
+        link: RawLink,
+        watcher: Option<LinkWatcher>,
+        shared: Arc<Shared>,
+        tx: UnboundedSender<DriverEvent>,
+        batch: usize,
+        epoch: Instant,
+        nice: Option<i32>,
+    ) -> Worker {
+        let size = link.info().max_frame();
+        let batch = batch.clamp(1, TX_BATCH_MAX);
+        let buf = || vec![0u8; size].into_boxed_slice();
+        Worker {
+            watcher,
+            shared,
+            tx,
+            epoch,
+            rx_bufs: (0..RX_BATCH).map(|_| buf()).collect(),
+            metas: vec![
+                RxMeta {
+                    len: 0,
+                    orig_len: 0,
+                    ts: Timestamp::new(0, 0),
+                };
+                RX_BATCH
+            ],
+            tx_bufs: (0..batch).map(|_| buf()).collect(),
+            tx_lens: vec![0; batch],
+            tx_start: 0,
+            tx_count: 0,
+            batch,
+            released: [0; 4],
+            last_link: None,
+            stats: Stats::default(),
+            events: Vec::new(),
+            nice,
+            link,
+        }
+    }
+
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// Runs until a stop is requested or the link fails; a failure is also reported as
+    /// [`DriverEvent::Failed`].
+    pub(super) fn run(mut self) -> Result<(), DriverError> {
+        if let Some(n) = self.nice {
+            self.stats.priority_raised = set_nice(n);
+        }
+        let r = self.run_loop();
+        if let Err(e) = &r {
+            let _ = self.tx.send(DriverEvent::Failed(e.to_string()));
+        }
+        r
+    }
+
+    fn run_loop(&mut self) -> Result<(), DriverError> {
+        loop {
+            let stop = *self.shared.stop.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(reason) = stop {
+                return self.finish(reason);
+            }
+            self.shared.waker.take_dirty();
+            let now = self.now();
+            let n = self.link.recv_batch(&mut self.rx_bufs, &mut self.metas)?;
+            let deadline = self.step(now, n);
+            let want_out = self.flush()?;
+            self.publish();
+            // A full receive batch or a full transmit batch means more is waiting.
+            if n == RX_BATCH || (self.tx_count == self.batch && !want_out) {
+                continue;
+            }
+            let timeout = deadline.map(|d| d.saturating_sub(self.now()));
+            if !self.shared.waker.park() {
+                continue;
+            }
+            let watcher = self.watcher.as_ref().map(|w| {
+                use std::os::fd::AsRawFd;
+                w.as_raw_fd()
+            });
+            let ready = {
+                use std::os::fd::AsRawFd;
+                wake::wait(
+                    self.link.as_raw_fd(),
+                    want_out,
+                    self.shared.waker.fd(),
+                    watcher,
+                    timeout,
+                )
+            };
+            self.shared.waker.unpark();
+            let watcher_ready = ready.map_err(|source| DriverError::Io {
+                op: "waiting for the MSL link",
+                source,
+            })?;
+            if watcher_ready {
+                self.link_events();
+            }
+        }
+    }
+
+    /// Feeds `n` received frames and pending releases to the core, collects its events and
+    /// the next transmit batch; returns the core's next deadline.
+    fn step(&mut self, now: Duration, n: usize) -> Option<Duration> {
+        let shared = self.shared.clone();
+        let mut core = shared.core();
+        for (i, p) in PRIORITIES.iter().enumerate() {
+            let t = shared.taken[i].load(Relaxed);
+            if t > self.released[i] {
+                core.release(*p, (t - self.released[i]) as usize);
+                self.released[i] = t;
+            }
+        }
+        let queued_before: usize = PRIORITIES.iter().map(|p| core.queued_bytes(*p)).sum();
+        for (buf, m) in self.rx_bufs.iter().zip(&self.metas).take(n) {
+            if m.len < m.orig_len {
+                self.stats.rx_truncated += 1;
+            }
+            core.handle_frame(now, buf.get(..m.len).unwrap_or(buf));
+        }
+        while let Some(e) = core.poll_event() {
+            self.events.push(e);
+        }
+        if self.tx_start == self.tx_count {
+            self.tx_start = 0;
+            self.tx_count = 0;
+            while self.tx_count < self.batch {
+                match core.poll_transmit(now, &mut self.tx_bufs[self.tx_count]) {
+                    Some(len) => {
+                        self.tx_lens[self.tx_count] = len;
+                        self.tx_count += 1;
+                    }
+                    None => break,
+                }
+            }
+        }
+        let queued_after: usize = PRIORITIES.iter().map(|p| core.queued_bytes(*p)).sum();
+        let deadline = core.poll_timeout();
+        drop(core);
+        if queued_after < queued_before {
+            let (lock, cv) = &shared.room;
+            drop(lock.lock().unwrap_or_else(|p| p.into_inner()));
+            cv.notify_all();
+            shared.room_async.notify_waiters();
+        }
+        for e in self.events.drain(..) {
+            if let Err(back) = self.tx.send(DriverEvent::Msl(e)) {
+                // Nobody listens: delivered bytes must not stay held against the budget.
+                if let DriverEvent::Msl(MslEvent::Delivered { priority, message }) = back.0 {
+                    let c = priority.bits() as usize;
+                    shared.taken[c].fetch_add(message.len() as u64, Relaxed);
+                }
+            }
+        }
+        deadline
+    }
+
+    /// Hands the built frames to the kernel; true when some wait for room in the socket.
+    fn flush(&mut self) -> Result<bool, DriverError> {
+        if self.tx_start == self.tx_count {
+            return Ok(false);
+        }
+        let frames: ArrayVec<&[u8], TX_BATCH_MAX> = (self.tx_start..self.tx_count)
+            .map(|i| &self.tx_bufs[i][..self.tx_lens[i]])
+            .collect();
+        let r = self.link.send_batch(&frames);
+        self.stats.tx_calls += 1;
+        match r {
+            Ok(k) => self.tx_start += k,
+            Err(e) if e.is_would_block() => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.stats.tx_dropped = self.link.tx_dropped();
+        self.stats.tx_link_down = self.link.tx_link_down();
+        Ok(self.tx_start < self.tx_count)
+    }
+
+    fn publish(&self) {
+        *self.shared.stats.lock().unwrap_or_else(|p| p.into_inner()) = self.stats;
+    }
+
+    /// Reads the watcher's events; a change of carrier or operstate goes up. Lost events
+    /// (`ENOBUFS`) or a bad message ask the kernel for the whole state again.
+    fn link_events(&mut self) {
+        let Some(w) = self.watcher.as_mut() else {
+            return;
+        };
+        loop {
+            match w.poll() {
+                Ok(Some(ev)) => {
+                    let Some(st) = ev.status() else { continue };
+                    if self.last_link != Some(st) {
+                        self.last_link = Some(st);
+                        self.stats.link = st;
+                        let _ = self.tx.send(DriverEvent::Link(st));
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    if w.request_dump().is_err() {
+                        // The silence timer still notices a dead link; stop watching.
+                        self.watcher = None;
+                    }
+                    break;
+                }
+            }
+        }
+        self.publish();
+    }
+
+    /// Closes the session and sends what the close produced (the close frame).
+    fn finish(&mut self, reason: crate::msl::CloseReason) -> Result<(), DriverError> {
+        let now = self.now();
+        {
+            let shared = self.shared.clone();
+            let mut core = shared.core();
+            core.close(reason);
+            while let Some(e) = core.poll_event() {
+                self.events.push(e);
+            }
+        }
+        // Frames still in the batch go first (they were due before the close); what the
+        // kernel cannot take now is dropped, as on a wire.
+        let _ = self.flush();
+        self.tx_start = self.tx_count;
+        let _ = self.step(now, 0);
+        let _ = self.flush();
+        self.publish();
+        Ok(())
+    }
+}
+
+/// Sets the calling thread's nice value (Linux: per thread); false when not permitted.
+fn set_nice(nice: i32) -> bool {
+    // SAFETY: plain system calls on the calling thread; results are checked.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) == 0
+    }
+}
