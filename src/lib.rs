@@ -6,13 +6,16 @@
 //!   the server-state packet, MSL frames). Pure parse/emit, no I/O, no allocation on parse.
 //! * [`capture`]: pcap and pcapng files (read and write), the way frames are recorded and
 //!   replayed.
-//! * [`link`]: moving frames: raw `AF_PACKET` sockets (with `lab`, the only places with
-//!   `unsafe` code), pcap record/replay, simulated wires.
+//! * [`link`]: moving frames: raw `AF_PACKET` sockets, pcap record/replay, simulated wires.
+//!   (`unsafe` code lives only here, in `lab` and in `msl::driver`: system calls.)
 //! * [`lab`]: network namespaces as test hosts (`sft3 lab`).
-//! * [`msl`]: the Mirrored Server Link transport, a sans-IO core over MSL frames.
+//! * [`msl`]: the Mirrored Server Link transport, a sans-IO core over MSL frames, and its
+//!   driver (a dedicated thread over a raw link).
+//! * [`bench`]: `sft3 bench`, benchmarks that build their own namespaces.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod capture;
 pub mod lab;
 pub mod link;

@@ -17,6 +17,8 @@ enum Command {
     Version,
     /// Network namespaces on this host as test servers and clients.
     Lab(sft3::lab::cli::LabArgs),
+    /// Benchmarks on a veth pair between two namespaces (needs root).
+    Bench(sft3::bench::BenchArgs),
 }
 
 fn main() {
@@ -30,6 +32,13 @@ fn main() {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("sft3: {e:#}");
+                1
+            }
+        },
+        Command::Bench(args) => match sft3::bench::run(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("sft3 bench: {e:#}");
                 1
             }
         },

@@ -391,6 +391,19 @@ impl MslHandle {
     }
 }
 
+/// Sets the calling thread's nice value (on Linux, per thread; threads it starts later
+/// inherit it). False when not permitted: going below the current value needs
+/// `CAP_SYS_NICE`. A latency-critical consumer of [`MslReceiver`] (the thread that answers
+/// events) should run at the driver's priority, so that bulk work on other threads cannot
+/// keep it from the CPU.
+pub fn set_thread_nice(nice: i32) -> bool {
+    // SAFETY: plain system calls on the calling thread; the result is checked.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) == 0
+    }
+}
+
 /// The classes in index order (their `bits()`).
 const PRIORITIES: [Priority; 4] = [
     Priority::Control,

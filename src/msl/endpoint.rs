@@ -66,7 +66,11 @@ impl Msl {
     pub fn new(cfg: MslConfig, now: Duration) -> Msl {
         let rtt = Rtt::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max, cfg.ack_delay);
         let seq = cfg.initial_seq;
-        let send = core::array::from_fn(|_| SendStream::new(rtt.clone(), cfg.window, seq));
+        let send = core::array::from_fn(|_| {
+            let mut s = SendStream::new(rtt.clone(), cfg.window, seq);
+            s.set_max_in_flight_bytes(cfg.max_in_flight_bytes);
+            s
+        });
         let recv = core::array::from_fn(|_| RecvStream::new(cfg.window, cfg.max_message, seq));
         Msl {
             peer_mac: cfg.peer_mac.unwrap_or(MacAddr::BROADCAST),

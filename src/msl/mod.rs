@@ -152,6 +152,11 @@ pub struct MslConfig {
     pub max_message: usize,
     /// Bytes that may wait unacked per class before [`Msl::send`] says [`SendError::QueueFull`].
     pub max_queued: usize,
+    /// Payload bytes in flight per class, on top of the `window` in frames. The window
+    /// counts frames, and 256 jumbo frames are 2.3 MB: a queue that long in front of the
+    /// peer's receive socket would hold an event for milliseconds behind bulk data. The
+    /// default, 512 KiB, is several round trips' worth on a 10 Gbit/s link.
+    pub max_in_flight_bytes: usize,
     /// Per class, delivered bytes the layer above may hold before the receive window closes
     /// (see the module docs, flow control); `None` (the default): a delivered message
     /// counts as consumed at once and [`Msl::release`] is not needed. `Some(0)` acts as 1.
@@ -190,6 +195,7 @@ impl MslConfig {
             ack_delay: Duration::from_millis(1),
             max_message: 1 << 30,
             max_queued: 256 << 20,
+            max_in_flight_bytes: 512 << 10,
             rx_budget: None,
             initial_seq: 0,
         }

@@ -94,6 +94,10 @@ pub(crate) struct SendStream {
     max_delivered_tx: u64,
     lost: usize,
     initial_seq: u32,
+    /// Payload bytes of the frames in `segs`.
+    in_flight_bytes: usize,
+    /// Most payload bytes in flight (at least one frame is always allowed).
+    max_in_flight_bytes: usize,
 }
 
 impl SendStream {
@@ -113,7 +117,14 @@ impl SendStream {
             max_delivered_tx: 0,
             lost: 0,
             initial_seq,
+            in_flight_bytes: 0,
+            max_in_flight_bytes: usize::MAX,
         }
+    }
+
+    /// Caps the payload bytes in flight (see `MslConfig::max_in_flight_bytes`).
+    pub(crate) fn set_max_in_flight_bytes(&mut self, max: usize) {
+        self.max_in_flight_bytes = max;
     }
 
     /// Bytes of messages not yet fully acknowledged.
@@ -138,7 +149,9 @@ impl SendStream {
         let lost = self.msgs.drain(..).map(|m| m.data).collect();
         let mut rtt = self.rtt.clone();
         rtt.reset();
+        let max = self.max_in_flight_bytes;
         *self = SendStream::new(rtt, window, self.initial_seq);
+        self.max_in_flight_bytes = max;
         lost
     }
 
@@ -197,6 +210,7 @@ impl SendStream {
     fn new_ready(&self, window: u16) -> bool {
         self.frag_idx < self.msgs.len()
             && self.next_seq.wrapping_sub(self.snd_una) < self.limit(window)
+            && (self.segs.is_empty() || self.in_flight_bytes < self.max_in_flight_bytes)
     }
 
     /// Picks the next frame: a lost one first, else a new fragment of at most `max_payload`
@@ -260,6 +274,7 @@ impl SendStream {
             self.frag_idx += 1;
         }
         self.tx_order += 1;
+        self.in_flight_bytes += len;
         self.segs.push_back(Seg {
             msg_id,
             offset: off as u32,
@@ -342,6 +357,7 @@ impl SendStream {
             let Some(s) = self.segs.pop_front() else {
                 break;
             };
+            self.in_flight_bytes -= s.len as usize;
             if s.retx == 0 {
                 sample = Some(s.sent_at); // Karn: only frames sent once
             }

@@ -119,7 +119,7 @@ impl Worker {
     /// [`DriverEvent::Failed`].
     pub(super) fn run(mut self) -> Result<(), DriverError> {
         if let Some(n) = self.nice {
-            self.stats.priority_raised = set_nice(n);
+            self.stats.priority_raised = super::set_thread_nice(n);
         }
         let r = self.run_loop();
         if let Err(e) = &r {
@@ -301,14 +301,5 @@ impl Worker {
         let _ = self.flush();
         self.publish();
         Ok(())
-    }
-}
-
-/// Sets the calling thread's nice value (Linux: per thread); false when not permitted.
-fn set_nice(nice: i32) -> bool {
-    // SAFETY: plain system calls on the calling thread; results are checked.
-    unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) == 0
     }
 }

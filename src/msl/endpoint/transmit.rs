@@ -144,6 +144,23 @@ impl Msl {
         }
     }
 
+    /// The receive window of class `c` to announce: the ring's, 0 while the class is over
+    /// its budget, and in between no more frames than the budget left can hold, so a
+    /// sender slows down as the consumer falls behind instead of running into refusals.
+    pub(super) fn advertised_window(&self, c: usize) -> u16 {
+        let w = self.recv[c].window();
+        let Some(budget) = self.cfg.rx_budget else {
+            return w;
+        };
+        if w == 0 {
+            return 0;
+        }
+        let per_frame = max_payload(self.cfg.mtu, self.cfg.key.is_some()).max(1);
+        let left = budget.saturating_sub(self.held_bytes(CLASSES[c]));
+        let frames = left.div_ceil(per_frame).clamp(1, usize::from(w));
+        frames as u16
+    }
+
     /// A header for a frame of the current session (no ack, no payload yet).
     pub(super) fn repr(&self, frame_type: FrameType, class: Priority) -> MslRepr {
         let c = class.bits() as usize;
@@ -151,7 +168,7 @@ impl Msl {
             frame_type,
             priority: class,
             flags: 0,
-            window: self.recv[c].window(),
+            window: self.advertised_window(c),
             sender_incarnation: self.cfg.incarnation,
             receiver_incarnation: self.peer.as_ref().map_or(0, |p| p.incarnation),
             seq: self.send[c].next_seq(),

@@ -1,0 +1,147 @@
+//! `sft3 bench ...`: benchmarks on a veth pair between two network namespaces.
+//!
+//! | command | measures | output (stdout) |
+//! |---|---|---|
+//! | `bench msl` | MSL bulk throughput against a naive raw send loop on the same pair | one JSON line |
+//! | `bench msl-rtt` | control and event round trips, idle and under bulk | one JSON line per (class, load) |
+//!
+//! Progress and diagnostics go to stderr, so stdout holds only the JSON lines. See
+//! `docs/benchmarks.md` for what is measured and the last figures.
+
+pub mod msl;
+pub mod pair;
+pub mod rtt;
+
+use std::fmt::Write as _;
+
+use clap::{Args, Subcommand};
+
+/// `sft3 bench`: benchmarks (need root: they build network namespaces).
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Which benchmark.
+    #[command(subcommand)]
+    pub cmd: BenchCmd,
+}
+
+/// The benchmarks.
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// MSL bulk throughput against a naive one-way raw send loop, same pair, same run.
+    Msl(msl::MslArgs),
+    /// MSL round-trip latency of 64-byte control and event messages, idle and under bulk.
+    MslRtt(rtt::RttArgs),
+}
+
+/// Runs a benchmark; the exit code.
+pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
+    match args.cmd {
+        BenchCmd::Msl(a) => msl::run(&a),
+        BenchCmd::MslRtt(a) => rtt::run(&a),
+    }
+}
+
+/// Parses a byte count: a number with an optional suffix `K`/`M`/`G` (×1000^n),
+/// `KiB`/`MiB`/`GiB` (×1024^n) or `B`, e.g. `1GiB`, `256MiB`, `1500`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "m" | "mb" => 1_000_000,
+        "g" | "gb" => 1_000_000_000,
+        "ki" | "kib" => 1 << 10,
+        "mi" | "mib" => 1 << 20,
+        "gi" | "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "`{s}`: unknown unit (use B, KiB, MiB, GiB, K, M, G)"
+            ))
+        }
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}`: not a size (e.g. 1GiB, 256MiB, 1500)"))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!("`{s}`: not a size"));
+    }
+    Ok((v * mult as f64).round() as u64)
+}
+
+/// The median of `v` (mean of the middle two for an even count; 0 when empty).
+pub fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let m = v.len() / 2;
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[m],
+        _ => (v[m - 1] + v[m]) / 2.0,
+    }
+}
+
+/// A JSON value for [`json_line`].
+#[derive(Clone, Debug)]
+pub enum Json {
+    /// An integer.
+    U(u64),
+    /// A number, printed with the given decimals (non-finite prints as `null`).
+    F(f64, usize),
+    /// A boolean.
+    B(bool),
+    /// A string (escaped).
+    S(String),
+}
+
+/// One JSON object on one line, keys in the order given (a tiny writer: the root crate
+/// has no serde).
+pub fn json_line(fields: &[(&str, Json)]) -> String {
+    let mut out = String::from("{");
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "\"{k}\":");
+        match v {
+            Json::U(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Json::F(x, d) if x.is_finite() => {
+                let _ = write!(out, "{x:.d$}", d = *d);
+            }
+            Json::F(..) => out.push_str("null"),
+            Json::B(b) => {
+                let _ = write!(out, "{b}");
+            }
+            Json::S(s) => {
+                out.push('"');
+                for c in s.chars() {
+                    match c {
+                        '"' => out.push_str("\\\""),
+                        '\\' => out.push_str("\\\\"),
+                        c if (c as u32) < 0x20 => {
+                            let _ = write!(out, "\\u{:04x}", c as u32);
+                        }
+                        c => out.push(c),
+                    }
+                }
+                out.push('"');
+            }
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// An incarnation for a driver started now: nanoseconds since the epoch, so each run's
+/// session is new to the peer (never 0).
+pub(crate) fn incarnation() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        .max(1)
+}
