@@ -7,7 +7,7 @@
 //! * [`capture`]: pcap and pcapng files (read and write), the way frames are recorded and
 //!   replayed.
 //! * [`link`]: moving frames: raw `AF_PACKET` sockets, pcap record/replay, simulated wires.
-//!   (`unsafe` code lives only here, in `lab` and in `msl::driver`: system calls.)
+//!   (`unsafe` code lives only here, in `lab`, `msl::driver` and `bench`: system calls.)
 //! * [`lab`]: network namespaces as test hosts (`sft3 lab`).
 //! * [`msl`]: the Mirrored Server Link transport, a sans-IO core over MSL frames, and its
 //!   driver (a dedicated thread over a raw link).
