@@ -9,7 +9,7 @@
 //! | own frames | `PACKET_IGNORE_OUTGOING`: never read back |
 //! | promiscuous | off unless [`RawOptions::promiscuous`] (`PACKET_MR_PROMISC`, `CAP_NET_ADMIN`) |
 //! | timestamps | kernel receive time (`SO_TIMESTAMPNS` control message); wall clock if absent |
-//! | batching | [`Link::send_batch`] with `sendmmsg`, [`RawLink::recv_batch`] with `recvmmsg` |
+//! | batching | [`Link::send_batch`] with `sendmmsg` ([`RawLink::send_batch_vectored`]: frames in pieces), [`RawLink::recv_batch`] with `recvmmsg` |
 //! | losses | `ENOBUFS` (egress drop), `ENETDOWN`/`ENXIO` (link down, gone): counted in [`RawLink::tx_dropped`], not errors; a down link receives nothing (`Ok(None)`) |
 //! | full send buffer | `EAGAIN`: [`LinkError::is_would_block`]; `send_batch` returns a short count |
 //! | info | index, MAC (`SIOCGIFHWADDR`) and MTU (`SIOCGIFMTU`) from the kernel |
@@ -250,6 +250,30 @@ impl RawLink {
     pub fn refresh_info(&mut self) -> Result<&AdapterInfo, LinkError> {
         self.info = Self::query_info(self.sock.as_raw_fd(), &self.info.name, self.info.index)?;
         Ok(&self.info)
+    }
+
+    /// [`Link::send_batch`] with each frame in up to three pieces sent back to back
+    /// (`sendmmsg` with one `iovec` per non-empty piece): e.g. headers, a payload that lives
+    /// elsewhere and a trailer, so the payload is never copied into a frame buffer. Size
+    /// checks, drops (`ENOBUFS`, link down: counted and skipped) and the returned count are
+    /// those of `send_batch`.
+    pub fn send_batch_vectored(&mut self, frames: &[[&[u8]; 3]]) -> Result<usize, LinkError> {
+        for f in frames {
+            let len: usize = f.iter().map(|p| p.len()).sum();
+            if len > self.info.max_frame() {
+                return Err(LinkError::TooBig {
+                    link: self.info.name.clone(),
+                    len,
+                    max: self.info.max_frame(),
+                    mtu: self.info.mtu,
+                });
+            }
+        }
+        let out = mmsg::send_batch_vectored(self.sock.as_raw_fd(), frames)
+            .map_err(io_err(format!("sending frames on {}", self.info.name)))?;
+        self.tx_dropped += out.dropped;
+        self.tx_link_down += out.link_down;
+        Ok(out.done)
     }
 
     /// Receives up to `min(bufs.len(), metas.len())` waiting frames in one `recvmmsg` call;

@@ -156,6 +156,15 @@ impl Shared {
         self.core.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Wakes the senders waiting for room in a send queue (room was freed, or the core
+    /// closed and they must see the error).
+    fn room_freed(&self) {
+        let (lock, cv) = &self.room;
+        drop(lock.lock().unwrap_or_else(|p| p.into_inner()));
+        cv.notify_all();
+        self.room_async.notify_waiters();
+    }
+
     fn request_stop(&self, reason: CloseReason) {
         let mut s = self.stop.lock().unwrap_or_else(|p| p.into_inner());
         s.get_or_insert(reason);
@@ -371,7 +380,9 @@ impl MslHandle {
     }
 
     /// Runs `f` on the core under its lock (for what the handle does not wrap, e.g. a
-    /// new role in the next hello). Keep it short: the driver thread waits meanwhile.
+    /// new role in the next hello). Keep it short: the driver thread waits meanwhile. Do
+    /// not call `poll_event`, `release`, `poll_transmit` or `handle_frame` from here: events
+    /// and frames are the driver's, and the receive budget is released by [`MslReceiver`].
     pub fn with_core<T>(&self, f: impl FnOnce(&mut Msl) -> T) -> T {
         let r = f(&mut self.shared().core());
         self.shared().waker.wake();
@@ -379,7 +390,8 @@ impl MslHandle {
     }
 
     /// Closes the session with `reason` (a close frame to the peer; unacked messages come
-    /// back as [`MslEvent::Lost`]), stops the thread and waits for it. Idempotent.
+    /// back as [`MslEvent::Lost`]), stops the thread and waits for it. Idempotent; when two
+    /// threads call it at once, one of them may return before the thread has ended.
     pub fn shutdown(&self, reason: CloseReason) -> Result<(), DriverError> {
         let s = self.shared();
         s.request_stop(reason);
@@ -411,6 +423,21 @@ const PRIORITIES: [Priority; 4] = [
     Priority::Bulk,
     Priority::Background,
 ];
+
+impl Drop for MslReceiver {
+    /// Events still queued are released: a consumer that goes away must not leave its
+    /// classes' windows closed for good.
+    fn drop(&mut self) {
+        self.rx.close();
+        while let Ok(ev) = self.rx.try_recv() {
+            self.took(Some(ev));
+        }
+        // Dropping a runtime inside an async context panics; this one owns no tasks.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
 
 impl MslReceiver {
     /// The next event; `None` once the driver stopped and every event was taken.

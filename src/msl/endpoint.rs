@@ -8,6 +8,8 @@ use core::time::Duration;
 mod session;
 mod transmit;
 
+pub use transmit::TxParts;
+
 use super::rtt::Rtt;
 use super::stream::{RecvStream, RxOutcome, SendStream};
 use super::{

@@ -67,6 +67,8 @@
 //! **Limits of this version.** The peer's MAC, when not configured, follows the source of
 //! its latest valid frame (the MAC is outside the integrity check). The send buffer given
 //! to [`Msl::poll_transmit`] must hold the MTU plus the 14-byte Ethernet header.
+//! [`Msl::poll_transmit_parts`] is the same frame for a vectored send ([`TxParts`]): the
+//! payload of a data frame is not copied out of the send queue.
 
 mod counters;
 pub mod driver;
@@ -80,7 +82,7 @@ use core::time::Duration;
 use arrayvec::ArrayVec;
 
 pub use counters::{DropCounters, MslCounters};
-pub use endpoint::Msl;
+pub use endpoint::{Msl, TxParts};
 
 pub use crate::wire::msl::{CloseReason, HandshakeRepr, Priority, MAX_HISTORY};
 use crate::wire::state::{Role, StateFlags, NAME_LEN};

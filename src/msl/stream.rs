@@ -9,6 +9,8 @@
 //! power of two, which divides 2³², so `seq % len` stays continuous across the wrap.
 
 use std::collections::VecDeque;
+use std::ops::Range;
+use std::sync::Arc;
 
 use core::time::Duration;
 
@@ -34,10 +36,30 @@ fn acked_too_soon(s: &Seg, now: Duration, min_rtt: Option<Duration>) -> bool {
     s.retx > 0 && min_rtt.is_some_and(|m| now.saturating_sub(s.sent_at) < m)
 }
 
+/// A fragment's bytes, shared with the message in the send queue.
+#[derive(Clone, Debug)]
+pub(crate) struct PayloadRef {
+    msg: Arc<Box<[u8]>>,
+    range: Range<usize>,
+}
+
+impl PayloadRef {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.msg.get(self.range.clone()).unwrap_or(&[])
+    }
+}
+
+/// A message's bytes back from the queue: moved out when no frame still shares them, else
+/// copied.
+fn unshare(data: Arc<Box<[u8]>>) -> Box<[u8]> {
+    Arc::try_unwrap(data).unwrap_or_else(|shared| (*shared).clone())
+}
+
 /// A queued message and how far it has been cut into fragments.
 struct OutMsg {
     id: u32,
-    data: Box<[u8]>,
+    /// Shared with the frames a vectored transmit has not sent yet (see [`SendStream::payload_ref`]).
+    data: Arc<Box<[u8]>>,
     next_off: usize,
     /// The sequence number of its last fragment, once assigned.
     last_seq: Option<u32>,
@@ -54,6 +76,9 @@ struct Seg {
     retx: u32,
     sacked: bool,
     lost: bool,
+    /// Marked lost by the retransmission timer (a guess that may be spurious), not by
+    /// evidence (acks of frames sent after it, or a reopened window).
+    by_timeout: bool,
 }
 
 /// What to put in the next data frame.
@@ -138,7 +163,8 @@ impl SendStream {
         self.next_msg_id = id.wrapping_add(1);
         self.msgs.push_back(OutMsg {
             id,
-            data,
+            // Arc::new moves the box: the message is not copied.
+            data: Arc::new(data),
             next_off: 0,
             last_seq: None,
         });
@@ -146,7 +172,7 @@ impl SendStream {
 
     /// Ends the session: every message not fully acked is handed back, in order.
     pub(crate) fn reset(&mut self, window: u16) -> Vec<Box<[u8]>> {
-        let lost = self.msgs.drain(..).map(|m| m.data).collect();
+        let lost = self.msgs.drain(..).map(|m| unshare(m.data)).collect();
         let mut rtt = self.rtt.clone();
         rtt.reset();
         let max = self.max_in_flight_bytes;
@@ -175,7 +201,7 @@ impl SendStream {
             m.id = base.wrapping_add(i as u32);
         }
         self.next_msg_id = base.wrapping_add(self.msgs.len() as u32);
-        let long: Vec<Box<[u8]>> = long.into_iter().map(|m| m.data).collect();
+        let long: Vec<Box<[u8]>> = long.into_iter().map(|m| unshare(m.data)).collect();
         self.queued_bytes -= long.iter().map(|m| m.len()).sum::<usize>();
         long
     }
@@ -282,6 +308,7 @@ impl SendStream {
             sent_at: now,
             tx_order: self.tx_order,
             retx: 0,
+            by_timeout: false,
             sacked: false,
             lost: false,
         });
@@ -302,13 +329,16 @@ impl SendStream {
         self.msgs.get(id.wrapping_sub(base) as usize)
     }
 
-    /// The bytes of a fragment chosen by [`next`](Self::next).
-    pub(crate) fn payload(&self, s: &SegOut) -> &[u8] {
-        let Some(m) = self.msg(s.msg_id) else {
-            return &[];
-        };
-        let (a, b) = (s.offset as usize, (s.offset + s.len) as usize);
-        m.data.get(a..b).unwrap_or(&[])
+    /// The message holding a fragment chosen by [`next`](Self::next), shared, and the
+    /// fragment's range in it (for a send that does not copy the payload).
+    pub(crate) fn payload_ref(&self, s: &SegOut) -> Option<PayloadRef> {
+        let m = self.msg(s.msg_id)?;
+        let range = s.offset as usize..(s.offset + s.len) as usize;
+        m.data.get(range.clone())?;
+        Some(PayloadRef {
+            msg: m.data.clone(),
+            range,
+        })
     }
 
     /// Takes a cumulative ack, SACK blocks and the peer's window for this stream.
@@ -337,6 +367,7 @@ impl SendStream {
             for s in self.segs.iter_mut() {
                 if !s.sacked && !s.lost {
                     s.lost = true;
+                    s.by_timeout = false;
                     self.lost += 1;
                 }
             }
@@ -345,9 +376,10 @@ impl SendStream {
         // Which deliveries say "everything sent before me and still unacked is lost"
         // (RACK, RFC 8985)? Not a retransmitted frame whose ack is explained by its original
         // transmission: acked sooner than the smallest RTT after the retransmission (RFC 8985
-        // step 2), or acked together with frames after it that were sent only once (their
-        // originals got through, so its original most likely did too: a spurious timeout,
-        // and the frames still in flight are not lost).
+        // step 2), or, when the timer retransmitted it, acked together with frames after it
+        // that were sent only once (their originals got through, so its original most likely
+        // did too: a spurious timeout, and the frames still in flight are not lost). A frame
+        // retransmitted on evidence keeps counting, so losses right behind it are found.
         let min_rtt = self.rtt.min_rtt();
         let acked = cum.wrapping_sub(self.snd_una) as usize;
         let last_original = self.segs.iter().take(acked).rposition(|s| s.retx == 0);
@@ -358,13 +390,15 @@ impl SendStream {
                 break;
             };
             self.in_flight_bytes -= s.len as usize;
-            if s.retx == 0 {
-                sample = Some(s.sent_at); // Karn: only frames sent once
+            if s.retx == 0 && !s.sacked {
+                // Karn: only frames sent once; and not one selectively acked earlier, whose
+                // cumulative ack waited for a hole to fill (that sample was taken then).
+                sample = Some(s.sent_at);
             }
             if s.lost {
                 self.lost -= 1;
             }
-            let explained = last_original.is_some_and(|l| i < l);
+            let explained = s.by_timeout && last_original.is_some_and(|l| i < l);
             if !explained && !acked_too_soon(&s, now, min_rtt) {
                 self.max_delivered_tx = self.max_delivered_tx.max(s.tx_order);
             }
@@ -381,6 +415,8 @@ impl SendStream {
             self.rto_at = (!self.segs.is_empty()).then(|| now + self.rtt.rto());
             self.retire();
         }
+        // With no cumulative progress, a newly selectively acked original gives the sample.
+        let mut sack_sample: Option<Duration> = None;
         for b in blocks {
             let start = b.start.wrapping_sub(self.snd_una);
             let end = b.end.wrapping_sub(self.snd_una);
@@ -397,13 +433,20 @@ impl SendStream {
                     if !acked_too_soon(s, now, min_rtt) {
                         self.max_delivered_tx = self.max_delivered_tx.max(s.tx_order);
                     }
+                    if s.retx == 0 && sample.is_none() {
+                        sack_sample = Some(sack_sample.map_or(s.sent_at, |t| t.max(s.sent_at)));
+                    }
                 }
             }
+        }
+        if let Some(t) = sack_sample {
+            self.rtt.sample(now.saturating_sub(t));
         }
         if self.max_delivered_tx > before {
             for s in self.segs.iter_mut() {
                 if !s.sacked && !s.lost && s.tx_order + REORDER_THRESHOLD <= self.max_delivered_tx {
                     s.lost = true;
+                    s.by_timeout = false;
                     self.lost += 1;
                     out.marked_lost += 1;
                 }
@@ -457,6 +500,7 @@ impl SendStream {
         if let Some(s) = self.segs.front_mut() {
             if !s.lost {
                 s.lost = true;
+                s.by_timeout = true;
                 n = 1;
             }
         }

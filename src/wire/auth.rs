@@ -52,3 +52,15 @@ pub(crate) fn verified<V>(
     verify(&v, key)?;
     Ok(v)
 }
+
+/// [`auth_tag`] of the concatenation of `parts`, without concatenating them (a frame's
+/// header and a payload that lives elsewhere).
+pub fn auth_tag_parts(key: &AuthKey, parts: &[&[u8]]) -> [u8; TAG_LEN] {
+    let mut h = blake3::Hasher::new_keyed(key);
+    for p in parts {
+        h.update(p);
+    }
+    let mut t = [0u8; TAG_LEN];
+    t.copy_from_slice(&h.finalize().as_bytes()[..TAG_LEN]);
+    t
+}

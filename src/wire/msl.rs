@@ -37,12 +37,14 @@ use super::ethernet::{Encap, EthernetFrame, EthernetRepr, VlanTag};
 
 mod ack;
 mod handshake;
+mod trailer;
 
 pub use ack::{AckPayload, AckRepr, SackBlock, MAX_SACK_BLOCKS, SACK_BLOCK_LEN};
 pub use handshake::{
     emit_close, parse_close, CloseReason, Extension, Handshake, HandshakeRepr, EXT_HEADER_LEN,
     EXT_MAX_MESSAGE, HANDSHAKE_FIXED_LEN, MAX_HISTORY,
 };
+pub use trailer::Trailer;
 
 /// The MSL EtherType: IEEE 802 "local experimental EtherType 1".
 pub const ETHERTYPE_MSL: u16 = 0x88b5;
@@ -453,6 +455,42 @@ impl MslRepr {
     /// `buf[HEADER_LEN..HEADER_LEN + payload_len]` (so a fragment is copied once, straight
     /// into the frame). With a key the trailer is a tag, else a CRC32C. Returns the length.
     pub fn emit(&self, buf: &mut [u8], key: Option<&AuthKey>) -> Result<usize> {
+        self.check_emit()?;
+        let len = self.buffer_len(key.is_some());
+        room("MSL frame", buf.len(), len)?;
+        self.emit_header(buf, key)?;
+        let end = HEADER_LEN + self.payload_len;
+        let (covered, trailer) = buf[..len].split_at_mut(end);
+        trailer.copy_from_slice(Trailer::over(&[covered], key).as_bytes());
+        Ok(len)
+    }
+
+    /// Writes only the [`HEADER_LEN`]-byte header (flags say whether `key` tags the frame),
+    /// for a payload and a [`Trailer`] that are sent from elsewhere (a vectored send).
+    /// Returns [`HEADER_LEN`].
+    pub fn emit_header(&self, buf: &mut [u8], key: Option<&AuthKey>) -> Result<usize> {
+        self.check_emit()?;
+        room("MSL header", buf.len(), HEADER_LEN)?;
+        let auth = if key.is_some() { flag::AUTH } else { 0 };
+        let b = &mut buf[..HEADER_LEN];
+        b[0] = VERSION;
+        b[1] = self.frame_type.to_u8();
+        b[2] = (self.flags & REPR_FLAGS) | (self.priority.bits() << flag::PRIORITY_SHIFT) | auth;
+        b[3] = HEADER_LEN as u8;
+        b[4..6].copy_from_slice(&(self.payload_len as u16).to_be_bytes());
+        b[6..8].copy_from_slice(&self.window.to_be_bytes());
+        b[8..16].copy_from_slice(&self.sender_incarnation.to_be_bytes());
+        b[16..24].copy_from_slice(&self.receiver_incarnation.to_be_bytes());
+        b[24..28].copy_from_slice(&self.seq.to_be_bytes());
+        b[28..32].copy_from_slice(&self.ack.to_be_bytes());
+        b[32..36].copy_from_slice(&self.message_id.to_be_bytes());
+        b[36..40].copy_from_slice(&self.fragment_offset.to_be_bytes());
+        b[40..44].copy_from_slice(&self.message_len.to_be_bytes());
+        Ok(HEADER_LEN)
+    }
+
+    /// The length checks shared by `emit` and `emit_header`.
+    fn check_emit(&self) -> Result<()> {
         if self.payload_len > u16::MAX as usize {
             return Err(WireError::BadLength {
                 what: "MSL payload",
@@ -469,30 +507,7 @@ impl MslRepr {
                 reason: "reaches past the message's total length",
             });
         }
-        let len = self.buffer_len(key.is_some());
-        room("MSL frame", buf.len(), len)?;
-        let auth = if key.is_some() { flag::AUTH } else { 0 };
-        let b = &mut buf[..len];
-        b[0] = VERSION;
-        b[1] = self.frame_type.to_u8();
-        b[2] = (self.flags & REPR_FLAGS) | (self.priority.bits() << flag::PRIORITY_SHIFT) | auth;
-        b[3] = HEADER_LEN as u8;
-        b[4..6].copy_from_slice(&(self.payload_len as u16).to_be_bytes());
-        b[6..8].copy_from_slice(&self.window.to_be_bytes());
-        b[8..16].copy_from_slice(&self.sender_incarnation.to_be_bytes());
-        b[16..24].copy_from_slice(&self.receiver_incarnation.to_be_bytes());
-        b[24..28].copy_from_slice(&self.seq.to_be_bytes());
-        b[28..32].copy_from_slice(&self.ack.to_be_bytes());
-        b[32..36].copy_from_slice(&self.message_id.to_be_bytes());
-        b[36..40].copy_from_slice(&self.fragment_offset.to_be_bytes());
-        b[40..44].copy_from_slice(&self.message_len.to_be_bytes());
-        let end = HEADER_LEN + self.payload_len;
-        let (covered, trailer) = b.split_at_mut(end);
-        match key {
-            None => trailer.copy_from_slice(&crc32c::crc32c(covered).to_be_bytes()),
-            Some(k) => trailer.copy_from_slice(&auth_tag(k, covered)),
-        }
-        Ok(len)
+        Ok(())
     }
 
     /// Writes header, `payload` and trailer into `buf` (`payload_len` is taken from

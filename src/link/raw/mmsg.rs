@@ -2,7 +2,7 @@
 //!
 //! | per message | receive | send |
 //! |---|---|---|
-//! | `iovec` | the caller's buffer | the caller's frame |
+//! | `iovec` | the caller's buffer | the caller's frame, or up to [`MAX_PIECES`] pieces of it |
 //! | control | 32 bytes for one `SCM_TIMESTAMPNS` (`timespec`) | none |
 //! | flags | `MSG_DONTWAIT \| MSG_TRUNC` (real length even when cut) | `MSG_DONTWAIT` |
 //!
@@ -147,25 +147,63 @@ pub(crate) struct SendOutcome {
     pub(crate) link_down: u64,
 }
 
+/// Most pieces (`iovec`s) of one frame in [`send_batch_vectored`].
+pub(crate) const MAX_PIECES: usize = 3;
+
 /// Sends `frames` in order. A frame the kernel drops (`ENOBUFS`: a full queue or an egress
 /// filter; `ENETDOWN`/`ENXIO`: the link is down or gone) is counted and skipped, as
 /// `send` does; only `EAGAIN` stops the batch early.
 pub(crate) fn send_batch(fd: RawFd, frames: &[&[u8]]) -> io::Result<SendOutcome> {
+    send_with(fd, frames.len(), |i, iov| {
+        iov[0] = iovec_of(frames[i]);
+        1
+    })
+}
+
+/// As [`send_batch`], each frame given as pieces sent back to back (one `iovec` each, empty
+/// pieces skipped): headers, a payload that lives elsewhere, a trailer.
+pub(crate) fn send_batch_vectored(
+    fd: RawFd,
+    frames: &[[&[u8]; MAX_PIECES]],
+) -> io::Result<SendOutcome> {
+    send_with(fd, frames.len(), |i, iov| {
+        let mut n = 0;
+        for p in frames[i].iter().filter(|p| !p.is_empty()) {
+            iov[n] = iovec_of(p);
+            n += 1;
+        }
+        n
+    })
+}
+
+/// An `iovec` over bytes the kernel only reads.
+fn iovec_of(b: &[u8]) -> libc::iovec {
+    libc::iovec {
+        iov_base: b.as_ptr() as *mut libc::c_void,
+        iov_len: b.len(),
+    }
+}
+
+/// The loop shared by the sends: `fill(i, iov)` describes frame `i` in `iov` and returns
+/// how many `iovec`s it used. The `iovec`s must point at memory that outlives the call.
+fn send_with(
+    fd: RawFd,
+    count: usize,
+    fill: impl Fn(usize, &mut [libc::iovec; MAX_PIECES]) -> usize,
+) -> io::Result<SendOutcome> {
     let mut out = SendOutcome::default();
-    while out.done < frames.len() {
+    while out.done < count {
         let done = out.done;
-        let n = (frames.len() - done).min(BATCH);
-        let mut iov = [(); BATCH].map(|_| empty_iov());
+        let n = (count - done).min(BATCH);
+        let mut iov = [(); BATCH].map(|_| [(); MAX_PIECES].map(|_| empty_iov()));
         let mut hdrs = [(); BATCH].map(|_| empty_hdr());
         for i in 0..n {
-            let f = frames[done + i];
-            // The kernel only reads through this pointer.
-            iov[i].iov_base = f.as_ptr() as *mut libc::c_void;
-            iov[i].iov_len = f.len();
-            hdrs[i].msg_hdr.msg_iov = &mut iov[i];
-            hdrs[i].msg_hdr.msg_iovlen = 1;
+            let used = fill(done + i, &mut iov[i]).min(MAX_PIECES);
+            hdrs[i].msg_hdr.msg_iov = iov[i].as_mut_ptr();
+            hdrs[i].msg_hdr.msg_iovlen = used as _;
         }
-        // SAFETY: the first n headers point at live iovecs over the caller's frames.
+        // SAFETY: the first n headers point at live iovecs (at most MAX_PIECES each, as
+        // msg_iovlen says) over the caller's frames, which outlive the call.
         let sent =
             unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
         if sent > 0 {

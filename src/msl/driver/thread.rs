@@ -13,12 +13,16 @@ use super::{DriverError, DriverEvent, Shared, PRIORITIES};
 use crate::capture::Timestamp;
 use crate::link::raw::LinkWatcher;
 use crate::link::{Link, LinkStatus, OperState, RawLink, RxMeta};
-use crate::msl::MslEvent;
+use crate::msl::{MslEvent, TxParts};
 
 /// Frames taken from the kernel per `recvmmsg`.
 const RX_BATCH: usize = 64;
 /// Most frames per `sendmmsg` (the link's own limit).
 const TX_BATCH_MAX: usize = 64;
+/// Shortest sleep while frames wait for room in the socket's send buffer.
+const MIN_WAIT_OUT: Duration = Duration::from_micros(100);
+/// How often link events are read while the loop is too busy to sleep.
+const WATCH_EVERY: Duration = Duration::from_millis(1);
 
 /// The thread's own counters, copied out for [`super::DriverStatus`].
 #[derive(Clone, Copy, Debug)]
@@ -57,8 +61,12 @@ pub(super) struct Worker {
     epoch: Instant,
     rx_bufs: Vec<Box<[u8]>>,
     metas: Vec<RxMeta>,
+    /// Head buffers: a data frame's headers (its payload stays in the core's send queue,
+    /// shared through `tx_parts`), or a whole control frame.
     tx_bufs: Vec<Box<[u8]>>,
-    tx_lens: Vec<usize>,
+    /// Frame `i` is `tx_parts[i]` over `tx_bufs[i]`; `None` once the kernel took it, so the
+    /// message it shares is not held longer than needed.
+    tx_parts: Vec<Option<TxParts>>,
     /// Frames `tx_start..tx_count` of `tx_bufs` are built and not yet taken by the kernel.
     tx_start: usize,
     tx_count: usize,
@@ -68,6 +76,8 @@ pub(super) struct Worker {
     stats: Stats,
     events: Vec<MslEvent>,
     nice: Option<i32>,
+    /// When link events were last read during a busy stretch.
+    last_watch: Duration,
 }
 
 impl Worker {
@@ -98,7 +108,7 @@ impl Worker {
                 RX_BATCH
             ],
             tx_bufs: (0..batch).map(|_| buf()).collect(),
-            tx_lens: vec![0; batch],
+            tx_parts: vec![None; batch],
             tx_start: 0,
             tx_count: 0,
             batch,
@@ -107,6 +117,7 @@ impl Worker {
             stats: Stats::default(),
             events: Vec::new(),
             nice,
+            last_watch: Duration::ZERO,
             link,
         }
     }
@@ -123,18 +134,32 @@ impl Worker {
         }
         let r = self.run_loop();
         if let Err(e) = &r {
+            // Nothing will move frames any more: close the core so that senders get
+            // `SendError::Closed` (and blocked ones wake up), and what was queued comes
+            // back as `Lost` before the failure is reported.
+            let shared = self.shared.clone();
+            let mut core = shared.core();
+            core.close(crate::msl::CloseReason::UNSPECIFIED);
+            while let Some(ev) = core.poll_event() {
+                let _ = self.tx.send(DriverEvent::Msl(ev));
+            }
+            drop(core);
+            self.tx_parts.fill(None);
             let _ = self.tx.send(DriverEvent::Failed(e.to_string()));
+            shared.room_freed();
         }
         r
     }
 
     fn run_loop(&mut self) -> Result<(), DriverError> {
         loop {
+            // Clear the work flag before looking at the stop request: a stop requested
+            // after this point sets it again, so `park` below will not sleep through it.
+            self.shared.waker.take_dirty();
             let stop = *self.shared.stop.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(reason) = stop {
                 return self.finish(reason);
             }
-            self.shared.waker.take_dirty();
             let now = self.now();
             let n = self.link.recv_batch(&mut self.rx_bufs, &mut self.metas)?;
             let deadline = self.step(now, n);
@@ -142,9 +167,20 @@ impl Worker {
             self.publish();
             // A full receive batch or a full transmit batch means more is waiting.
             if n == RX_BATCH || (self.tx_count == self.batch && !want_out) {
+                // Under sustained load the loop never sleeps in `ppoll`: look at link
+                // events now and then anyway (a non-blocking read).
+                if now.saturating_sub(self.last_watch) >= WATCH_EVERY {
+                    self.last_watch = now;
+                    self.link_events();
+                }
                 continue;
             }
-            let timeout = deadline.map(|d| d.saturating_sub(self.now()));
+            let mut timeout = deadline.map(|d| d.saturating_sub(self.now()));
+            if want_out {
+                // Timers are run by `poll_transmit`, which waits until the kernel took
+                // the pending frames: a deadline already past must not make this spin.
+                timeout = Some(timeout.map_or(MIN_WAIT_OUT, |t| t.max(MIN_WAIT_OUT)));
+            }
             if !self.shared.waker.park() {
                 continue;
             }
@@ -199,9 +235,9 @@ impl Worker {
             self.tx_start = 0;
             self.tx_count = 0;
             while self.tx_count < self.batch {
-                match core.poll_transmit(now, &mut self.tx_bufs[self.tx_count]) {
-                    Some(len) => {
-                        self.tx_lens[self.tx_count] = len;
+                match core.poll_transmit_parts(now, &mut self.tx_bufs[self.tx_count]) {
+                    Some(parts) => {
+                        self.tx_parts[self.tx_count] = Some(parts);
                         self.tx_count += 1;
                     }
                     None => break,
@@ -212,10 +248,7 @@ impl Worker {
         let deadline = core.poll_timeout();
         drop(core);
         if queued_after < queued_before {
-            let (lock, cv) = &shared.room;
-            drop(lock.lock().unwrap_or_else(|p| p.into_inner()));
-            cv.notify_all();
-            shared.room_async.notify_waiters();
+            shared.room_freed();
         }
         for e in self.events.drain(..) {
             if let Err(back) = self.tx.send(DriverEvent::Msl(e)) {
@@ -223,6 +256,7 @@ impl Worker {
                 if let DriverEvent::Msl(MslEvent::Delivered { priority, message }) = back.0 {
                     let c = priority.bits() as usize;
                     shared.taken[c].fetch_add(message.len() as u64, Relaxed);
+                    shared.waker.wake(); // release it on the next turn, not the next timer
                 }
             }
         }
@@ -234,13 +268,26 @@ impl Worker {
         if self.tx_start == self.tx_count {
             return Ok(false);
         }
-        let frames: ArrayVec<&[u8], TX_BATCH_MAX> = (self.tx_start..self.tx_count)
-            .map(|i| &self.tx_bufs[i][..self.tx_lens[i]])
-            .collect();
-        let r = self.link.send_batch(&frames);
+        let r = {
+            // Every frame in the range is Some, with its head in its buffer.
+            let frames: ArrayVec<[&[u8]; 3], TX_BATCH_MAX> = (self.tx_start..self.tx_count)
+                .map(|i| {
+                    let parts = self.tx_parts[i].as_ref();
+                    parts
+                        .and_then(|p| p.pieces(&self.tx_bufs[i]))
+                        .unwrap_or([&[]; 3])
+                })
+                .collect();
+            self.link.send_batch_vectored(&frames)
+        };
         self.stats.tx_calls += 1;
         match r {
-            Ok(k) => self.tx_start += k,
+            Ok(k) => {
+                for p in &mut self.tx_parts[self.tx_start..self.tx_start + k] {
+                    *p = None;
+                }
+                self.tx_start += k;
+            }
             Err(e) if e.is_would_block() => {}
             Err(e) => return Err(e.into()),
         }
@@ -297,6 +344,7 @@ impl Worker {
         // kernel cannot take now is dropped, as on a wire.
         let _ = self.flush();
         self.tx_start = self.tx_count;
+        self.tx_parts.fill(None);
         let _ = self.step(now, 0);
         let _ = self.flush();
         self.publish();
