@@ -59,6 +59,9 @@ pub struct Tuning {
     /// Frames per `sendmmsg` of the drivers (`DriverOptions::tx_batch`).
     #[arg(long, default_value_t = DriverOptions::default().tx_batch)]
     pub tx_batch: usize,
+    /// Bytes per `sendmmsg` of the drivers (`DriverOptions::tx_batch_bytes`).
+    #[arg(long, value_parser = parse_size, default_value = "64KiB")]
+    pub tx_batch_bytes: u64,
     /// Frames in flight per stream (`MslConfig::window`; default the library's).
     #[arg(long)]
     pub window: Option<u16>,
@@ -68,6 +71,9 @@ pub struct Tuning {
     /// Delivered bytes the consumer may hold per class (`DriverOptions::rx_budget`).
     #[arg(long, value_parser = parse_size)]
     pub rx_budget: Option<u64>,
+    /// Payload bytes in flight per class (`MslConfig::max_in_flight_bytes`).
+    #[arg(long, value_parser = parse_size)]
+    pub max_in_flight: Option<u64>,
 }
 
 /// Runs the benchmark; prints the JSON line.
@@ -376,6 +382,9 @@ pub(crate) fn start(
         MacAddr::ZERO,
     );
     cfg.mtu = link.info().mtu;
+    if let Some(b) = tuning.max_in_flight {
+        cfg.max_in_flight_bytes = b as usize;
+    }
     if let Some(w) = tuning.window {
         cfg.window = w;
     }
@@ -384,6 +393,7 @@ pub(crate) fn start(
     }
     let opts = DriverOptions {
         tx_batch: tuning.tx_batch,
+        tx_batch_bytes: tuning.tx_batch_bytes as usize,
         rx_budget: tuning
             .rx_budget
             .map_or(DriverOptions::default().rx_budget, |b| b as usize),

@@ -47,6 +47,11 @@ pub struct DriverOptions {
     /// Most frames handed to the kernel in one `sendmmsg` (1–64). Larger batches cost fewer
     /// system calls; smaller ones let a heartbeat overtake more of the bulk. Default 32.
     pub tx_batch: usize,
+    /// Most bytes handed to the kernel in one `sendmmsg` (the batch ends at whichever limit
+    /// comes first). A frame queued while a batch is in the kernel waits for all of it: 32
+    /// jumbo frames would be 288 KB, so the default, 64 KiB, bounds that wait to about
+    /// seven 9000-byte frames (at MTU 1500 the frame count binds first).
+    pub tx_batch_bytes: usize,
     /// Watch the adapter's carrier and operstate over rtnetlink (default true).
     pub watch_link: bool,
     /// Bytes of delivered messages the receiver may hold before the peer's window closes,
@@ -65,6 +70,7 @@ impl Default for DriverOptions {
     fn default() -> DriverOptions {
         DriverOptions {
             tx_batch: 32,
+            tx_batch_bytes: 64 << 10,
             watch_link: true,
             rx_budget: 64 << 20,
             thread_name: "sft3-msl".into(),
@@ -249,7 +255,7 @@ pub fn spawn(
         watcher,
         shared.clone(),
         tx,
-        opts.tx_batch,
+        (opts.tx_batch, opts.tx_batch_bytes),
         epoch,
         opts.nice,
     );

@@ -71,6 +71,9 @@ pub(super) struct Worker {
     tx_start: usize,
     tx_count: usize,
     batch: usize,
+    batch_bytes: usize,
+    /// The last batch ended at a limit (more frames may be ready).
+    tx_full: bool,
     released: [u64; 4],
     last_link: Option<LinkStatus>,
     stats: Stats,
@@ -86,7 +89,7 @@ impl Worker {
         watcher: Option<LinkWatcher>,
         shared: Arc<Shared>,
         tx: UnboundedSender<DriverEvent>,
-        batch: usize,
+        (batch, batch_bytes): (usize, usize),
         epoch: Instant,
         nice: Option<i32>,
     ) -> Worker {
@@ -112,6 +115,8 @@ impl Worker {
             tx_start: 0,
             tx_count: 0,
             batch,
+            batch_bytes: batch_bytes.max(1),
+            tx_full: false,
             released: [0; 4],
             last_link: None,
             stats: Stats::default(),
@@ -166,7 +171,7 @@ impl Worker {
             let want_out = self.flush()?;
             self.publish();
             // A full receive batch or a full transmit batch means more is waiting.
-            if n == RX_BATCH || (self.tx_count == self.batch && !want_out) {
+            if n == RX_BATCH || (self.tx_full && !want_out) {
                 // Under sustained load the loop never sleeps in `ppoll`: look at link
                 // events now and then anyway (a non-blocking read).
                 if now.saturating_sub(self.last_watch) >= WATCH_EVERY {
@@ -234,11 +239,18 @@ impl Worker {
         if self.tx_start == self.tx_count {
             self.tx_start = 0;
             self.tx_count = 0;
-            while self.tx_count < self.batch {
+            // A batch ends at `batch` frames or `batch_bytes` bytes: whatever the kernel
+            // takes in one call goes out before a frame queued after it (an event), so with
+            // jumbo frames the byte bound keeps that wait at a few frames.
+            let mut bytes = 0;
+            self.tx_full = false;
+            while !self.tx_full {
                 match core.poll_transmit_parts(now, &mut self.tx_bufs[self.tx_count]) {
                     Some(parts) => {
+                        bytes += parts.frame_len();
                         self.tx_parts[self.tx_count] = Some(parts);
                         self.tx_count += 1;
+                        self.tx_full = self.tx_count == self.batch || bytes >= self.batch_bytes;
                     }
                     None => break,
                 }
