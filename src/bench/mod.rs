@@ -117,20 +117,7 @@ pub fn json_line(fields: &[(&str, Json)]) -> String {
             Json::B(b) => {
                 let _ = write!(out, "{b}");
             }
-            Json::S(s) => {
-                out.push('"');
-                for c in s.chars() {
-                    match c {
-                        '"' => out.push_str("\\\""),
-                        '\\' => out.push_str("\\\\"),
-                        c if (c as u32) < 0x20 => {
-                            let _ = write!(out, "\\u{:04x}", c as u32);
-                        }
-                        c => out.push(c),
-                    }
-                }
-                out.push('"');
-            }
+            Json::S(s) => out.push_str(&crate::lab::json_str(s)),
         }
     }
     out.push('}');

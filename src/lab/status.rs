@@ -215,8 +215,9 @@ impl LabStatus {
     }
 }
 
-/// A JSON string literal.
-fn json_str(s: &str) -> String {
+/// A JSON string literal (also `sft3 bench`'s: one escaper for the crate's hand-written
+/// JSON).
+pub(crate) fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
