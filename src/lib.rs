@@ -9,14 +9,20 @@
 //! * [`link`]: moving frames: raw `AF_PACKET` sockets, pcap record/replay, simulated wires.
 //!   (`unsafe` code lives only here, in `lab`, `msl::driver` and `bench`: system calls.)
 //! * [`lab`]: network namespaces as test hosts (`sft3 lab`).
+//! * [`beacon`]: server-state ("I'm alive") packets on every LAN adapter: sending, replay
+//!   and key checks, a per-adapter view of the peer and its silences (sans-IO).
+//! * [`health`]: LAN adapter health (carrier, errors, traffic heard, probes), its score, and
+//!   the "more functional" comparison of scenario 4 (sans-IO, plus a sysfs reader).
 //! * [`msl`]: the Mirrored Server Link transport, a sans-IO core over MSL frames, and its
 //!   driver (a dedicated thread over a raw link).
 //! * [`bench`]: `sft3 bench`, benchmarks that build their own namespaces.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod beacon;
 pub mod bench;
 pub mod capture;
+pub mod health;
 pub mod lab;
 pub mod link;
 pub mod msl;
