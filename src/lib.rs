@@ -15,8 +15,6 @@
 //!   the "more functional" comparison of scenario 4 (sans-IO, plus a sysfs reader).
 //! * [`msl`]: the Mirrored Server Link transport, a sans-IO core over MSL frames, and its
 //!   driver (a dedicated thread over a raw link).
-//! * [`role`]: the fault-tolerance state machine (sans-IO): roles, the scenarios of the
-//!   design guide, decisions with SFT III-style notices and their evidence.
 //! * [`bench`]: `sft3 bench`, benchmarks that build their own namespaces.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -28,5 +26,6 @@ pub mod health;
 pub mod lab;
 pub mod link;
 pub mod msl;
+pub mod node;
 pub mod role;
 pub mod wire;

@@ -1,7 +1,17 @@
-//! The `sft3` command. Later issues add `run`, `status`, `ctl`, `client` and `sim`: each is
-//! one more variant of [`Command`] whose arguments and code live in the library.
+//! The `sft3` command. Later issues add `ctl`, `client` and `sim`: each is one more variant
+//! of [`Command`] whose arguments and code live in the library.
+//!
+//! Exit codes (docs/config.md): 0 success (for `run`: stopped by SIGTERM/SIGINT after a clean
+//! shutdown); 1 failure (a link cannot be opened, the daemon failed); 2 usage or
+//! configuration error; 3 (`status`) no daemon answers on the control socket; 4 (`run`) the
+//! role machine shut the server down (do not restart it blindly: scenario 3, the operator);
+//! 5 (`run`) handed over to the peer: restart the daemon to rejoin as the secondary.
 
-use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use sft3::node::config::{ConfigError, NodeConfig, DEFAULT_CONTROL_SOCKET};
+use sft3::node::NodeExit;
 
 /// NetWare SFT III server mirroring over raw IPX (inspect traffic with `ipxdump`).
 #[derive(Parser, Debug)]
@@ -19,6 +29,104 @@ enum Command {
     Lab(sft3::lab::cli::LabArgs),
     /// Benchmarks on a veth pair between two namespaces (needs root).
     Bench(sft3::bench::BenchArgs),
+    /// Run the daemon for one server of the pair (needs root: raw sockets).
+    Run(RunArgs),
+    /// Show a running daemon's role, peer, adapters and last decision.
+    Status(StatusArgs),
+}
+
+/// `sft3 run`.
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// The configuration file (see docs/config.md).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: PathBuf,
+}
+
+/// `sft3 status`.
+#[derive(Args, Debug)]
+struct StatusArgs {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// The daemon's control socket [default: the configuration's, else /run/sft3/control.sock].
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Take the control socket's path from this configuration file.
+    #[arg(long, short = 'c', value_name = "FILE", conflicts_with = "socket")]
+    config: Option<PathBuf>,
+}
+
+/// Exit code: configuration or usage error.
+const EXIT_CONFIG: i32 = 2;
+/// Exit code of `status` when no daemon answers.
+const EXIT_NO_DAEMON: i32 = 3;
+/// Exit code of `run` when the role machine shut the server down.
+const EXIT_SHUT_DOWN: i32 = 4;
+/// Exit code of `run` after a switch-over: restart to rejoin as the secondary.
+const EXIT_RESTART: i32 = 5;
+
+fn load_config(path: &Path) -> Result<NodeConfig, i32> {
+    NodeConfig::load(path).map_err(|e| {
+        match e {
+            // Already names the file.
+            ConfigError::Read { .. } => eprintln!("sft3: configuration: {e}"),
+            _ => eprintln!("sft3: configuration {}: {e}", path.display()),
+        }
+        EXIT_CONFIG
+    })
+}
+
+fn cmd_run(args: RunArgs) -> i32 {
+    let cfg = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let name = cfg.server.name.clone();
+    match sft3::node::run(cfg) {
+        Ok(()) => 0,
+        Err(e) => {
+            let code = match e.downcast_ref::<NodeExit>() {
+                Some(NodeExit::ShutDown(_)) => EXIT_SHUT_DOWN,
+                Some(NodeExit::RestartAsSecondary) => EXIT_RESTART,
+                None => 1,
+            };
+            let e = e.context(format!("server {name}"));
+            eprintln!("sft3 run: {e:#}");
+            code
+        }
+    }
+}
+
+fn cmd_status(args: StatusArgs) -> i32 {
+    let socket = match (args.socket, args.config) {
+        (Some(s), _) => s,
+        (None, Some(c)) => match load_config(&c) {
+            Ok(cfg) => cfg.paths.control_socket,
+            Err(code) => return code,
+        },
+        (None, None) => PathBuf::from(DEFAULT_CONTROL_SOCKET),
+    };
+    let request = if args.json { "status json" } else { "status" };
+    match sft3::node::control::query(&socket, request) {
+        Ok(answer) if answer.starts_with("error:") => {
+            eprint!("sft3 status: {answer}");
+            1
+        }
+        Ok(answer) => {
+            print!("{answer}");
+            0
+        }
+        Err(e) => {
+            eprintln!("sft3 status: {e}");
+            match e.kind() {
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                    EXIT_NO_DAEMON
+                }
+                _ => 1,
+            }
+        }
+    }
 }
 
 fn main() {
@@ -42,6 +150,8 @@ fn main() {
                 1
             }
         },
+        Command::Run(args) => cmd_run(args),
+        Command::Status(args) => cmd_status(args),
     };
     std::process::exit(code);
 }

@@ -1,0 +1,197 @@
+//! The control socket: a Unix stream socket the daemon answers one request per connection on.
+//!
+//! | request (one line) | answer, then the daemon closes |
+//! |---|---|
+//! | `status` | [`StatusSnapshot::to_text`] |
+//! | `status json` | [`StatusSnapshot::to_json`] and a newline |
+//! | anything else | `error: unknown request ...` and a newline |
+//!
+//! The socket file gets the process's umask (root-only with the usual 022); the directory is
+//! created if missing. A stale socket file (nobody answers) is replaced; a live daemon on the
+//! same path makes [`ControlServer::bind`] fail, so two daemons cannot share one socket.
+
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::{UnixListener as StdListener, UnixStream as StdStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+use super::status::StatusSnapshot;
+
+/// Longest request line read.
+const MAX_REQUEST: u64 = 256;
+/// A client has this long to send its request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// `query` waits this long for the answer.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A bound control socket, not yet serving; removes its socket file when dropped.
+#[derive(Debug)]
+pub struct ControlServer {
+    listener: Option<StdListener>,
+    path: PathBuf,
+}
+
+impl ControlServer {
+    /// Binds `path`: creates its directory, replaces a stale socket file, and refuses
+    /// (`AddrInUse`) when a daemon already answers there or the path is not a socket.
+    /// Needs no tokio runtime (the listener joins one in [`ControlServer::serve`]).
+    pub fn bind(path: &Path) -> io::Result<ControlServer> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if !meta.file_type().is_socket() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} exists and is not a socket", path.display()),
+                ));
+            }
+            Ok(_) => match StdStream::connect(path) {
+                Ok(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        format!("an sft3 daemon already answers on {}", path.display()),
+                    ));
+                }
+                // Nobody listens: a stale file from a daemon that died.
+                Err(_) => std::fs::remove_file(path)?,
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let listener = StdListener::bind(path).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot bind {}: {e}", path.display()))
+        })?;
+        listener.set_nonblocking(true)?;
+        Ok(ControlServer {
+            listener: Some(listener),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Answers requests until the future is dropped (the socket file is then removed) or
+    /// accepting fails. Must run inside a tokio runtime; each connection is its own task, so
+    /// a slow client delays nobody. `get` builds the snapshot for each status request.
+    pub async fn serve(
+        mut self,
+        get: impl Fn() -> StatusSnapshot + Send + Sync + 'static,
+    ) -> io::Result<()> {
+        let std = self
+            .listener
+            .take()
+            .ok_or_else(|| io::Error::other("control server already served"))?;
+        let listener = tokio::net::UnixListener::from_std(std)?;
+        let get = Arc::new(get);
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(c) => c,
+                // Out of descriptors and the like: pause instead of spinning.
+                Err(e) if is_transient(&e) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let get = Arc::clone(&get);
+            tokio::spawn(async move {
+                // A client that went away is not our problem.
+                let _ = answer(stream, &*get).await;
+            });
+        }
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        // Only the server that bound the path removes it (bind refused otherwise).
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::ECONNABORTED)
+    )
+}
+
+/// The answer to one request line.
+pub fn respond(request: &str, snapshot: impl FnOnce() -> StatusSnapshot) -> String {
+    let words: Vec<&str> = request.split_whitespace().collect();
+    match words.as_slice() {
+        ["status"] => snapshot().to_text(),
+        ["status", "json"] => {
+            let mut s = snapshot().to_json();
+            s.push('\n');
+            s
+        }
+        _ => format!(
+            "error: unknown request {:?}; try \"status\" or \"status json\"\n",
+            request.trim()
+        ),
+    }
+}
+
+async fn answer(
+    stream: tokio::net::UnixStream,
+    get: &(dyn Fn() -> StatusSnapshot + Send + Sync),
+) -> io::Result<()> {
+    let (rd, mut wr) = stream.into_split();
+    let mut line = String::new();
+    let mut rd = BufReader::new(rd.take(MAX_REQUEST));
+    tokio::time::timeout(REQUEST_TIMEOUT, rd.read_line(&mut line))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no request"))??;
+    let reply = respond(&line, get);
+    wr.write_all(reply.as_bytes()).await?;
+    wr.shutdown().await
+}
+
+/// Sends one request to the daemon at `path` and returns its answer. When nobody listens,
+/// the error says so: `no sft3 daemon at PATH: is `sft3 run` running?`.
+pub fn query(path: &Path, request: &str) -> io::Result<String> {
+    let mut s = StdStream::connect(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => io::Error::new(
+            e.kind(),
+            format!(
+                "no sft3 daemon at {}: is `sft3 run` running?",
+                path.display()
+            ),
+        ),
+        io::ErrorKind::PermissionDenied => io::Error::new(
+            e.kind(),
+            format!(
+                "permission denied on {}: run as the daemon's user (root)",
+                path.display()
+            ),
+        ),
+        _ => io::Error::new(
+            e.kind(),
+            format!("cannot connect to {}: {e}", path.display()),
+        ),
+    })?;
+    s.set_read_timeout(Some(QUERY_TIMEOUT))?;
+    s.set_write_timeout(Some(QUERY_TIMEOUT))?;
+    s.write_all(request.trim_end().as_bytes())?;
+    s.write_all(b"\n")?;
+    s.shutdown(std::net::Shutdown::Write)?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("no answer from the daemon at {}: {e}", path.display()),
+        )
+    })?;
+    Ok(out)
+}

@@ -1,0 +1,322 @@
+//! The control plane's event loop: one tokio current-thread runtime on its own thread
+//! (`sft3-node`, nice −10), waking on the first of
+//!
+//! | source | what happens |
+//! |---|---|
+//! | stop request | clean shutdown (below) |
+//! | an MSL driver event | [`Plane::msl_event`] (then every event already queued) |
+//! | a LAN socket readable | up to [`RX_BATCH`] frames per adapter into [`Plane::lan_frame`] |
+//! | rtnetlink link change | [`Plane::lan_link`] for the adapter it names |
+//! | the cores' next timer, or the 100 ms tick | timers; counters from sysfs; own health; snapshot |
+//!
+//! and after each wake-up sends every state packet and probe that is due. Nothing here
+//! blocks but the wait itself, and nothing allocates per frame but the role machine's
+//! inputs.
+//!
+//! **Clean shutdown** (stop request or signal): the role machine is told
+//! `Command::Shutdown` (it withdraws, stops serving and gives the final notice), one last
+//! round of state packets announces the shut-down role, the control messages still queued
+//! (a switch-over's release) are given up to 50 ms to be acknowledged, then the MSL session
+//! is closed (the peer's MSL reports the close at once, and its LAN paths fall silent
+//! within the silence threshold, which is how it tells a stopped peer from a broken MSL).
+//! When the role machine itself ended the server (scenario 3's shutdown, scenario 4's
+//! restart as secondary), the same steps run without the command.
+
+use std::future::{poll_fn, Future};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::beacon::MAX_FRAME_LEN;
+use crate::link::raw::AsyncLinkWatcher;
+use crate::link::{AsyncRawLink, Link, RxMeta};
+use crate::msl::driver::{DriverEvent, MslReceiver};
+use crate::msl::CloseReason;
+use crate::node::status::StatusSnapshot;
+use crate::role::{Command, Input};
+
+use super::plane::{Exit, Plane, TICK};
+use super::service::ServiceLog;
+use super::snapshot::{self, Identity};
+
+/// Frames taken from one LAN adapter per wake-up (then the others get their turn).
+pub(super) const RX_BATCH: usize = 16;
+/// Receive buffer per frame (a LAN frame is at most 1514 bytes; larger ones are cut).
+pub(super) const RX_BUF: usize = 2048;
+
+/// Receive buffers for one adapter.
+pub(super) fn rx_buffers() -> (Vec<Box<[u8]>>, Vec<RxMeta>) {
+    let bufs = (0..RX_BATCH)
+        .map(|_| vec![0u8; RX_BUF].into_boxed_slice())
+        .collect();
+    let meta = RxMeta {
+        len: 0,
+        orig_len: 0,
+        ts: crate::capture::Timestamp::default(),
+    };
+    (bufs, vec![meta; RX_BATCH])
+}
+
+/// A stop request: a flag and a wake-up.
+#[derive(Default)]
+pub(super) struct Stop {
+    pub flag: AtomicBool,
+    pub notify: Notify,
+}
+
+impl Stop {
+    pub fn request(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+}
+
+/// What the loop shares with the handles.
+pub(super) struct Published {
+    pub snapshot: Mutex<StatusSnapshot>,
+    pub notices: Mutex<Vec<String>>,
+    /// Signalled once when the loop has ended.
+    pub ended: Notify,
+}
+
+/// The sockets the loop waits on.
+pub(super) struct Io {
+    pub lans: Vec<AsyncRawLink>,
+    /// Receive buffers and their descriptions, per adapter.
+    pub bufs: Vec<Vec<Box<[u8]>>>,
+    pub metas: Vec<Vec<RxMeta>>,
+    pub watcher: Option<AsyncLinkWatcher>,
+    /// Kernel interface index of each LAN adapter, by position.
+    pub ifindex: Vec<u32>,
+    pub msl_rx: MslReceiver,
+}
+
+/// Everything else the loop needs.
+pub(super) struct Ctx {
+    pub epoch: Instant,
+    pub identity: Identity,
+    pub stop: Arc<Stop>,
+    pub published: Arc<Published>,
+    pub service_log: Option<Box<dyn Fn() -> ServiceLog + Send>>,
+    /// Read `/sys/class/net/IF/statistics` (false when sysfs shows another namespace).
+    pub sysfs: bool,
+}
+
+/// Runs until a stop request or a role decision ends the process.
+pub(super) async fn run(mut plane: Plane, mut io: Io, ctx: Ctx) -> Exit {
+    let mut tx = vec![0u8; MAX_FRAME_LEN.max(RX_BUF)];
+    let mut next_tick = Duration::ZERO;
+    let mut published: Option<u64> = None;
+    let mut msl_gone = false;
+    let mut watch_errors = 0u32;
+    let exit = loop {
+        let now = ctx.epoch.elapsed();
+        plane.timers(now);
+        if now >= next_tick {
+            if ctx.sysfs {
+                sample_counters(&mut plane, &ctx, now);
+            }
+            plane.tick(now);
+            next_tick = now + TICK;
+            published = None;
+        }
+        send_due(&mut plane, &mut io, &mut tx, now);
+        // Every tick and after every decision: `sft3 status` is at most 100 ms old, and
+        // never misses a decision.
+        if published != Some(plane.decisions) {
+            publish(&plane, &ctx, now);
+            published = Some(plane.decisions);
+        }
+        if let Some(e) = plane.exit {
+            break e;
+        }
+        if ctx.stop.flag.load(Ordering::SeqCst) {
+            break Exit::Stopped;
+        }
+        let deadline = plane
+            .next_deadline()
+            .map_or(next_tick, |d| d.min(next_tick));
+        let sleep = tokio::time::sleep_until((ctx.epoch + deadline).into());
+        // One receive future per adapter over its own buffers; the first with frames wins
+        // (the others keep their readiness for the next turn).
+        let lan_ready = {
+            let mut futs: Vec<_> = io
+                .lans
+                .iter_mut()
+                .zip(io.bufs.iter_mut().zip(io.metas.iter_mut()))
+                .map(|(l, (b, m))| Box::pin(l.recv_batch(b, m)))
+                .collect();
+            poll_fn(move |cx| {
+                for (pos, f) in futs.iter_mut().enumerate() {
+                    if let Poll::Ready(r) = f.as_mut().poll(cx) {
+                        return Poll::Ready((pos, r));
+                    }
+                }
+                Poll::Pending
+            })
+        };
+        let link_event = async {
+            match io.watcher.as_mut() {
+                Some(w) => w.next().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = ctx.stop.notify.notified() => {}
+            ev = io.msl_rx.recv(), if !msl_gone => {
+                let now = ctx.epoch.elapsed();
+                match ev {
+                    Some(ev) => plane.msl_event(now, ev),
+                    None => {
+                        // Once: a closed channel answers at once forever after.
+                        msl_gone = true;
+                        let e = DriverEvent::Failed("the driver stopped".into());
+                        plane.msl_event(now, e);
+                    }
+                }
+                while let Some(ev) = io.msl_rx.try_recv() {
+                    plane.msl_event(ctx.epoch.elapsed(), ev);
+                }
+            }
+            ev = link_event => {
+                let now = ctx.epoch.elapsed();
+                match ev {
+                    Ok(ev) => {
+                        watch_errors = 0;
+                        let pos = io.ifindex.iter().position(|&i| i == ev.index);
+                        if let (Some(pos), Some(st)) = (pos, ev.status()) {
+                            plane.lan_link(now, pos, st);
+                        }
+                    }
+                    Err(e) => {
+                        // Events lost (ENOBUFS, reported once): ask for the state again.
+                        // A watcher that keeps failing would answer at once forever: drop
+                        // it and rely on the paths' silence (slower, still correct).
+                        watch_errors += 1;
+                        let again = io.watcher.as_mut().map(|w| w.get_mut().request_dump());
+                        if watch_errors > 8 || matches!(again, Some(Err(_))) {
+                            eprintln!("sft3: rtnetlink watcher failed, link events off: {e}");
+                            io.watcher = None;
+                        }
+                    }
+                }
+            }
+            (pos, r) = lan_ready => {
+                let n = match r {
+                    Ok(n) => n,
+                    Err(_) => {
+                        // Counted; a socket that keeps failing must not spin the loop.
+                        plane.lan_rx_errors += 1;
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        0
+                    }
+                };
+                let now = ctx.epoch.elapsed();
+                if let (Some(bufs), Some(metas)) = (io.bufs.get(pos), io.metas.get(pos)) {
+                    for (b, m) in bufs.iter().zip(metas).take(n) {
+                        plane.lan_frame(now, pos, &b[..m.len.min(b.len())]);
+                    }
+                }
+            }
+            _ = sleep => {}
+        }
+    };
+    shutdown(&mut plane, &mut io, &mut tx, &ctx, exit);
+    exit
+}
+
+/// Sends every due state packet (with fresh local state) and probe.
+fn send_due(plane: &mut Plane, io: &mut Io, tx: &mut [u8], now: Duration) {
+    if plane.beacon.poll_timeout().is_some_and(|t| t <= now) {
+        plane.refresh_local(now);
+        while let Some((index, len)) = plane.beacon.poll_transmit(now, tx) {
+            if let (Some(l), Some(f)) = (io.lans.get_mut(index as usize), tx.get(..len)) {
+                // A full send buffer loses this packet; the next goes an interval later.
+                let _ = l.get_mut().send(f);
+            }
+        }
+    }
+    while let Some(p) = plane.health.poll_probe(now) {
+        if let Some(l) = io.lans.get_mut(p.adapter) {
+            let _ = l.get_mut().send(&p.frame);
+        }
+    }
+}
+
+fn sample_counters(plane: &mut Plane, ctx: &Ctx, now: Duration) {
+    for (pos, name) in ctx.identity.adapters.iter().enumerate() {
+        if let Ok(c) = crate::health::sysfs::read_counters(name) {
+            plane.lan_counters(now, pos, c);
+        }
+    }
+}
+
+fn publish(plane: &Plane, ctx: &Ctx, now: Duration) {
+    let log = ctx.service_log.as_ref().map(|f| f());
+    let snap = snapshot::build(&ctx.identity, plane, log, now);
+    *ctx.published
+        .snapshot
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = snap;
+    let mut n = ctx
+        .published
+        .notices
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    n.clear();
+    n.extend(plane.notices.iter().cloned());
+}
+
+/// The end: a clean shutdown unless the role machine already ended the server.
+fn shutdown(plane: &mut Plane, io: &mut Io, tx: &mut [u8], ctx: &Ctx, exit: Exit) {
+    let now = ctx.epoch.elapsed();
+    if exit == Exit::Stopped {
+        plane.role.handle(now, Input::Command(Command::Shutdown));
+        plane.tick(now);
+        plane.exit = None;
+    }
+    // One last round of state packets: the peer sees the final role at once.
+    plane.refresh_local(now);
+    force_state_round(plane, io, tx, now);
+    flush_control(plane);
+    let _ = plane.msl.shutdown(CloseReason::SHUTDOWN);
+    publish(plane, ctx, ctx.epoch.elapsed());
+    if let Some(log) = plane.log.as_mut() {
+        log.info(
+            std::time::SystemTime::now(),
+            &format!("sft3 stopped: {exit:?}, state {:?}", plane.role.state()),
+        );
+    }
+}
+
+/// Waits (at most [`FLUSH_LIMIT`]) until the peer acknowledged every queued control
+/// message: the close must not overtake the last role message (the switch-over's
+/// release), or the peer would read a shutdown where a release was meant.
+fn flush_control(plane: &Plane) {
+    let t0 = Instant::now();
+    while t0.elapsed() < FLUSH_LIMIT {
+        let st = plane.msl.status();
+        if st.state != crate::msl::MslState::Up || st.queued[0] == 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The longest [`flush_control`] waits: many round trips, far below a human's patience.
+const FLUSH_LIMIT: Duration = Duration::from_millis(50);
+
+/// Sends one state packet on every adapter now, whatever the schedule.
+fn force_state_round(plane: &mut Plane, io: &mut Io, tx: &mut [u8], now: Duration) {
+    // The beacon sends each adapter's packet when due; an interval from now all are.
+    let later = now + plane.beacon.config().interval;
+    while let Some((index, len)) = plane.beacon.poll_transmit(later, tx) {
+        if let (Some(l), Some(f)) = (io.lans.get_mut(index as usize), tx.get(..len)) {
+            let _ = l.get_mut().send(f);
+        }
+    }
+}
