@@ -15,7 +15,11 @@
 //!   the "more functional" comparison of scenario 4 (sans-IO, plus a sysfs reader).
 //! * [`msl`]: the Mirrored Server Link transport, a sans-IO core over MSL frames, and its
 //!   driver (a dedicated thread over a raw link).
-//! * [`bench`]: `sft3 bench`, benchmarks that build their own namespaces.
+//! * [`role`]: the fault-tolerance state machine (sans-IO): roles, the scenarios of the
+//!   design guide, decisions with SFT III-style notices and their evidence.
+//! * [`node`]: one server: the daemon behind `sft3 run` and `sft3 status` (config, the
+//!   control-plane thread, the MSL driver, the admin log, the control socket).
+//! * [`bench`](mod@bench): `sft3 bench`, benchmarks that build their own namespaces.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
