@@ -443,7 +443,11 @@ fn msl_payload(t: FrameType, b: &[u8]) {
             // The fixed part and the history come back byte for byte; extensions are
             // re-emitted in canonical form (unknown entries are skipped by the parser).
             let fixed = b.len() - h.extension_bytes().len();
-            assert_eq!(&buf[..fixed], &b[..fixed], "handshake emit gives other bytes");
+            assert_eq!(
+                &buf[..fixed],
+                &b[..fixed],
+                "handshake emit gives other bytes"
+            );
             assert_eq!(HandshakeRepr::parse_bytes(&buf).as_ref(), Ok(&r));
             short_buffer_refused(r.buffer_len(), |buf| r.emit(buf));
         }
@@ -477,5 +481,35 @@ fn msl_payload(t: FrameType, b: &[u8]) {
             short_buffer_refused(buf.len(), |buf| emit_close(buf, reason, text));
         }
         FrameType::Data | FrameType::Heartbeat => {}
+    }
+}
+
+/// The daemon's own input parsers: a role message (round trip when it decodes), the
+/// configuration file (typed errors only), and a beacon and a health monitor fed the bytes
+/// as a LAN frame (counted and dropped, never a panic).
+pub fn daemon(b: &[u8]) {
+    use sft3::role::RoleMessage;
+    if let Some(m) = RoleMessage::decode(b) {
+        assert_eq!(
+            RoleMessage::decode(&m.encode()),
+            Some(m),
+            "role message round trip"
+        );
+    }
+    if let Ok(text) = std::str::from_utf8(b) {
+        let _ = sft3::node::config::NodeConfig::from_toml_str(text);
+    }
+    beacon_frame(b);
+}
+
+fn beacon_frame(b: &[u8]) {
+    use core::time::Duration;
+    use sft3::beacon::{AdapterConfig, Beacon, BeaconConfig};
+    use sft3::wire::MacAddr;
+    let cfg =
+        BeaconConfig::new(1, 1).with_adapter(AdapterConfig::new(0, MacAddr([2, 0, 0, 0, 0, 1])));
+    if let Ok(mut beacon) = Beacon::new(cfg, Duration::ZERO) {
+        beacon.handle_frame(Duration::from_millis(1), 0, b);
+        while beacon.poll_event().is_some() {}
     }
 }
