@@ -27,6 +27,7 @@ pub mod beacon;
 pub mod bench;
 pub mod capture;
 pub mod health;
+mod json;
 pub mod lab;
 pub mod link;
 pub mod msl;

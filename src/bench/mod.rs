@@ -117,7 +117,7 @@ pub fn json_line(fields: &[(&str, Json)]) -> String {
             Json::B(b) => {
                 let _ = write!(out, "{b}");
             }
-            Json::S(s) => out.push_str(&crate::lab::json_str(s)),
+            Json::S(s) => out.push_str(&crate::json::json_str(s)),
         }
     }
     out.push('}');

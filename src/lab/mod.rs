@@ -31,7 +31,6 @@ pub mod testing;
 
 pub use fault::{Fault, FaultAction};
 pub use forward::ForwardSpec;
-pub(crate) use status::json_str;
 pub use status::{LabStatus, LinkState, NsStatus};
 
 use std::fmt;

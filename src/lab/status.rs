@@ -4,6 +4,7 @@
 //! Read from `ip -o link show` (one line per link:
 //! `IDX: NAME[@PEER]: <FLAGS> mtu N ... [master BR] state S ... link/ether MAC ...`).
 
+use crate::json::json_str;
 use std::fmt::Write as _;
 
 use super::cmd;
@@ -213,25 +214,6 @@ impl LabStatus {
         s.push_str("]}");
         s
     }
-}
-
-/// A JSON string literal (also `sft3 bench`'s: one escaper for the crate's hand-written
-/// JSON).
-pub(crate) fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 impl Lab {

@@ -23,7 +23,7 @@
 use core::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::lab::json_str;
+use crate::json::json_str;
 use crate::role::RoleState;
 
 /// A peer server, as the MSL handshake or its state packets named it.
