@@ -627,3 +627,34 @@ fn first_burst_respects_the_peer_window() {
     }
     assert_eq!(data, 32);
 }
+
+/// The handshake announces the role as it is when the session forms, not as configured at
+/// start: a server that became primary while its peer was away says so in the new session.
+#[test]
+fn a_new_session_carries_the_current_announcement() {
+    use sft3::wire::state::{Role, StateFlags};
+    let mut p = Pair::new(3, 1500, |_, c| c);
+    p.up();
+    let mut a = p.ep[0].announcement();
+    assert_eq!(p.ep[1].peer().unwrap().handshake.role, a.role);
+    // B restarts behind a cut; meanwhile A becomes an unmirrored primary tracking changes.
+    p.net.cut_both(p.ad[0].id(), p.ad[1].id());
+    p.run_for(10 * MS);
+    a.role = Role::UnmirroredPrimary;
+    a.flags = StateFlags::SERVING.union(StateFlags::TRACKING_CHANGES);
+    a.tracked_since = 0x2001;
+    a.history.insert(0, 0x2001);
+    p.ep[0].set_announcement(a.clone());
+    assert_eq!(p.ep[0].announcement(), a);
+    let mut cfg = p.ep[1].config().clone();
+    cfg.incarnation += 1;
+    p.ep[1] = Msl::new(cfg, p.net.now());
+    p.events[1].clear();
+    p.net.restore_both(p.ad[0].id(), p.ad[1].id());
+    p.up();
+    let h = &p.ep[1].peer().expect("peer").handshake;
+    assert_eq!(h.role, Role::UnmirroredPrimary);
+    assert_eq!(h.flags, a.flags);
+    assert_eq!(h.tracked_since, 0x2001);
+    assert_eq!(h.current_generation(), Some(0x2001));
+}

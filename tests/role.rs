@@ -484,3 +484,92 @@ fn random_schedules_converge_after_repair() {
         &failed[..failed.len().min(10)]
     );
 }
+
+/// The MSL breaks after the primary released the secondary but before the release arrived:
+/// the primary stopped serving (mirrored to the end), the secondary had accepted. The
+/// secondary must take over from what the LAN shows, not wait for the operator or the MSL.
+#[test]
+fn scenario_4_msl_breaks_during_the_switch_over() {
+    let mut w = mirrored_pair();
+    w.nodes[0].verdict = true;
+    for _ in 0..50 {
+        w.step();
+        if w.nodes[0].said(text::SWITCHED_OVER) {
+            break;
+        }
+    }
+    assert!(w.nodes[0].said(text::SWITCHED_OVER), "{}", w.trace());
+    assert!(!w.nodes[1].serving);
+    w.msl_cut = true;
+    w.nodes[0].verdict = false;
+    w.run(300);
+    assert!(w.nodes[1].serving, "{}", w.trace());
+    assert!(!w.nodes[0].serving);
+    w.msl_cut = false;
+    w.run(300);
+    assert_eq!(
+        w.states(),
+        [
+            Some(RoleState::MirroredSecondary),
+            Some(RoleState::MirroredPrimary)
+        ],
+        "{}",
+        w.trace()
+    );
+    assert_clean(&w);
+}
+
+/// Both start while the MSL is down and their data differ: the LAN carries each one's
+/// current generation, and the one whose history holds the other's current generation has
+/// everything the other has (the other never wrote alone since). It serves; the other waits
+/// for the MSL, then becomes its secondary. Priority does not override newer data.
+#[test]
+fn scenario_6_msl_down_at_start_newer_data_serves() {
+    for newer in [0, 1] {
+        let mut w = World::new(2, 1);
+        w.nodes[newer].history = [101, 1].into_iter().collect();
+        w.nodes[1 - newer].history = [1].into_iter().collect();
+        w.msl_cut = true;
+        w.start(0);
+        w.start(1);
+        w.run(300);
+        assert!(w.nodes[newer].serving, "newer {newer}: {}", w.trace());
+        assert!(!w.nodes[1 - newer].serving);
+        assert!(!w.halted_diverged(1 - newer));
+        w.msl_cut = false;
+        w.run(300);
+        assert_eq!(
+            w.nodes[newer].state(),
+            Some(RoleState::MirroredPrimary),
+            "{}",
+            w.trace()
+        );
+        assert_eq!(
+            w.nodes[1 - newer].state(),
+            Some(RoleState::MirroredSecondary)
+        );
+        assert_clean(&w);
+    }
+}
+
+/// The same start with diverged data: neither can tell over the LAN alone, so neither serves;
+/// when the MSL comes back the histories prove the divergence and the operator decides.
+#[test]
+fn scenario_7_msl_down_at_start_diverged_nobody_serves() {
+    let mut w = World::new(2, 1);
+    w.nodes[0].history = [101, 1].into_iter().collect();
+    w.nodes[1].history = [102, 1].into_iter().collect();
+    w.msl_cut = true;
+    w.start(0);
+    w.start(1);
+    w.run(300);
+    assert!(!w.nodes[0].serving && !w.nodes[1].serving, "{}", w.trace());
+    w.msl_cut = false;
+    w.run(100);
+    assert!(
+        w.halted_diverged(0) && w.halted_diverged(1),
+        "{}",
+        w.trace()
+    );
+    assert_clean(&w);
+}

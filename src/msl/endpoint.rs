@@ -13,7 +13,8 @@ pub use transmit::TxParts;
 use super::rtt::Rtt;
 use super::stream::{RecvStream, RxOutcome, SendStream};
 use super::{
-    CloseReason, MslConfig, MslCounters, MslEvent, MslState, PeerInfo, Priority, SendError,
+    Announcement, CloseReason, MslConfig, MslCounters, MslEvent, MslState, PeerInfo, Priority,
+    SendError,
 };
 use crate::wire::msl::{flag, AckRepr, FrameType, MslLinkFrame, MslRepr};
 use crate::wire::MacAddr;
@@ -101,6 +102,30 @@ impl Msl {
     /// The configuration.
     pub fn config(&self) -> &MslConfig {
         &self.cfg
+    }
+
+    /// What the handshake announces about this server, as configured or last set.
+    pub fn announcement(&self) -> Announcement {
+        let c = &self.cfg;
+        Announcement {
+            role: c.role,
+            flags: c.flags,
+            priority: c.priority,
+            tracked_since: c.tracked_since,
+            history: c.history.clone(),
+        }
+    }
+
+    /// Announce `a` in every hello from now on. A session already up is not renegotiated
+    /// (role changes travel as messages then); the next one, after a break or a restart of
+    /// either side, carries these values.
+    pub fn set_announcement(&mut self, a: Announcement) {
+        let c = &mut self.cfg;
+        c.role = a.role;
+        c.flags = a.flags;
+        c.priority = a.priority;
+        c.tracked_since = a.tracked_since;
+        c.history = a.history;
     }
 
     /// The session's state.

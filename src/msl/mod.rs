@@ -99,6 +99,24 @@ pub struct Compat {
     pub engine_version: u32,
 }
 
+/// What a server says about itself in its handshake, as it is now: the role machine's view
+/// changes while the link is down, so the driver updates it ([`Msl::set_announcement`]) and
+/// every later hello (a reconnect, a restarted peer) carries the current values, not those
+/// of the process's start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Announcement {
+    /// Current role.
+    pub role: Role,
+    /// Current state flags.
+    pub flags: StateFlags,
+    /// Tie-break priority.
+    pub priority: u8,
+    /// Generation the change tracking started from (0 = none).
+    pub tracked_since: u64,
+    /// Generation history, newest first.
+    pub history: ArrayVec<u64, MAX_HISTORY>,
+}
+
 /// The configuration of one end of the link.
 #[derive(Clone, Debug)]
 pub struct MslConfig {

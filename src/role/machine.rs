@@ -445,6 +445,7 @@ impl RoleMachine {
         self.mirror = MirrorState::Unmirrored;
         self.peer_restarted = false;
         self.wait_notice = None;
+        self.handover = Handover::Idle;
         if !self.serving {
             self.serving = true;
             self.actions.push_back(Action::Advertise);

@@ -103,11 +103,18 @@ pub mod text {
     pub const SWITCHOVER_REFUSED: &str = "switch-over requested; cannot take over: refused";
     /// Scenario 4, secondary side, taking over.
     pub const TAKING_OVER: &str = "primary server released; now the primary server";
+    /// Secondary: it had accepted a switch-over, the MSL broke before the release arrived,
+    /// and the LAN shows the primary no longer serving.
+    pub const TAKING_OVER_LINK_DOWN: &str =
+        "primary server stopped serving for the switch-over; mirrored server link down: now the primary server";
     /// Scenario 7, not serving.
     pub const DIVERGED: &str = "data diverged: mirroring refused; waiting for the operator";
     /// Scenario 7, while serving.
     pub const DIVERGED_SERVING: &str =
         "data diverged: mirroring refused; still the primary server; waiting for the operator";
+    /// Scenario 6, the MSL down: the peer's generation is an ancestor of this server's.
+    pub const NEWER_DATA: &str =
+        "both servers starting: this server has the newer data: now the primary server";
     /// Scenario 6, winner.
     pub const TIE_BREAK_WON: &str = "both servers starting: tie-break won: now the primary server";
     /// Scenario 6, loser.

@@ -197,7 +197,16 @@ impl RoleMachine {
             if !waited {
                 return;
             }
-            let same_gen = self.history.first().copied().unwrap_or(0) == self.peer.generation;
+            let current = self.history.first().copied().unwrap_or(0);
+            let same_gen = current == self.peer.generation;
+            // The peer's current generation further back in this history: this server has
+            // all the peer has and more (a server that writes alone starts a new one).
+            let local_newer = !same_gen
+                && self
+                    .history
+                    .iter()
+                    .skip(1)
+                    .any(|&g| g == self.peer.generation);
             if self.peer.role == Role::Starting
                 && same_gen
                 && self.consistent
@@ -206,6 +215,14 @@ impl RoleMachine {
             {
                 let ev = self.tie_evidence("mirrored server link down".into());
                 self.promote(now, text::TIE_BREAK_WON, ev, false);
+            } else if local_newer && self.consistent && self.isolation_ok() {
+                let ev = format!(
+                    "mirrored server link down; peer {} at generation {:#x}, local history {:x?}",
+                    self.peer.role,
+                    self.peer.generation,
+                    self.history.as_slice()
+                );
+                self.promote(now, text::NEWER_DATA, ev, false);
             } else {
                 let ev = format!("peer {}", self.peer.role);
                 self.notify_once(now, Severity::Warning, text::WAIT_PEER, ev);
@@ -233,8 +250,10 @@ impl RoleMachine {
     }
 
     fn decide_secondary(&mut self, now: Duration) {
-        if self.msl != MslView::Up && self.handover == Handover::Accepted {
-            self.handover = Handover::Idle; // the release can no longer arrive
+        // An accepted switch-over outlives the MSL: the primary stops serving before it
+        // releases, so a LAN that shows it not serving completes the switch-over below.
+        if self.handover == Handover::Accepted && self.state != RoleState::MirroredSecondary {
+            self.handover = Handover::Idle;
         }
         if self.peer_restarted {
             // Decide on the new process's own word (its handshake or a state packet): it
@@ -294,6 +313,12 @@ impl RoleMachine {
                     text::MSL_FAILED_SECONDARY,
                     ev,
                 );
+            } else if self.handover == Handover::Accepted && self.consistent && self.isolation_ok()
+            {
+                // Mirrored until the primary stopped (it stops before it releases): this
+                // copy has every acknowledged write, and the primary waits to be secondary.
+                self.handover = Handover::Idle;
+                self.promote(now, text::TAKING_OVER_LINK_DOWN, ev, false);
             } else {
                 self.notify_once(now, Severity::Critical, text::MSL_FAILED_WAITING, ev);
             }
