@@ -658,3 +658,93 @@ fn a_new_session_carries_the_current_announcement() {
     assert_eq!(h.tracked_since, 0x2001);
     assert_eq!(h.current_generation(), Some(0x2001));
 }
+
+/// Every frame B sent, as a man in the middle records them.
+static RECORDED: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+/// A `tx_filter` must take the frame as a `Vec` (others resize it).
+#[allow(clippy::ptr_arg)]
+fn record_b(i: usize, f: &mut Vec<u8>) {
+    if i == 1 {
+        RECORDED.lock().unwrap().push(f.clone());
+    }
+}
+
+/// With a key, a recording of a live peer replayed after it died proves nothing: every
+/// frame but data carries a control counter the receiver accepts once, and old data is a
+/// duplicate, so A falls silent on time and nothing it holds changes.
+#[test]
+fn keyed_replays_do_not_keep_a_dead_peer_alive() {
+    let k = key(3);
+    let mut p = Pair::new(21, 1500, |_, mut c| {
+        c.key = Some(k);
+        c
+    });
+    p.tx_filter = Some(record_b);
+    p.up();
+    for i in 0..20u8 {
+        p.ep[1].send(Priority::Event, &[i; 2000]).unwrap();
+        p.ep[0].send(Priority::Event, &[i; 300]).unwrap();
+        p.run_for(2 * MS);
+    }
+    p.run_for(20 * MS);
+    let recorded = std::mem::take(&mut *RECORDED.lock().unwrap());
+    let kinds: std::collections::HashSet<_> = recorded
+        .iter()
+        .map(|f| MslLinkFrame::parse(f, Some(&k)).unwrap().msl.frame_type())
+        .collect();
+    for t in [
+        FrameType::Hello,
+        FrameType::Data,
+        FrameType::Ack,
+        FrameType::Heartbeat,
+    ] {
+        assert!(kinds.contains(&t), "{t:?} recorded: {kinds:?}");
+    }
+    let delivered = p.delivered(0).len();
+    // B dies: nothing of it reaches A any more but the replays, one every 100 µs.
+    p.net.cut_both(p.ad[0].id(), p.ad[1].id());
+    let dead_at = p.net.now();
+    let mut silent_at = None;
+    let step = std::time::Duration::from_micros(100);
+    for f in recorded.iter().cycle().take(3000) {
+        let now = p.net.now() + step;
+        p.net.advance_to(now);
+        p.ep[0].handle_frame(now, f);
+        p.settle();
+        if silent_at.is_none() && p.ep[0].state() == MslState::Silent {
+            silent_at = Some(now - dead_at);
+        }
+    }
+    let silent_at = silent_at.expect("A never fell silent");
+    let cfg = p.ep[0].config();
+    let limit = cfg.heartbeat_interval * (cfg.silent_after_missed + 1);
+    assert!(silent_at <= limit, "silent after {silent_at:?}");
+    assert_eq!(p.ep[0].state(), MslState::Silent, "a replay revived it");
+    assert_eq!(p.delivered(0).len(), delivered, "a replay delivered again");
+    let d = p.ep[0].counters().dropped;
+    assert!(d.replayed > 0 && d.duplicate > 0, "{d:?}");
+    assert_eq!(p.count(0, |e| matches!(e, MslEvent::Restarted { .. })), 0);
+}
+
+/// With a key a lower incarnation is never a restart, even once the peer is silent: it is
+/// likelier a replayed hello of an earlier process than a clock gone backwards, and taking it
+/// for a restart would hold the role machine waiting for a peer that is dead.
+#[test]
+fn keyed_lower_incarnation_is_not_a_restart() {
+    let k = key(4);
+    let mut p = Pair::new(2, 1500, |_, mut c| {
+        c.key = Some(k);
+        c
+    });
+    p.up();
+    let mut cfg = p.ep[1].config().clone();
+    cfg.incarnation = 150;
+    p.ep[1] = Msl::new(cfg, p.net.now());
+    p.events[1].clear();
+    p.run_for(500 * MS);
+    assert_eq!(p.ep[0].state(), MslState::Silent);
+    assert_eq!(p.ep[0].peer().map(|x| x.incarnation), Some(200));
+    assert_eq!(p.count(0, |e| matches!(e, MslEvent::Restarted { .. })), 0);
+    assert!(p.ep[0].counters().dropped.stale_incarnation > 0);
+}

@@ -39,6 +39,9 @@ pub struct DropCounters {
     /// layer above holds its [`rx_budget`](crate::msl::MslConfig::rx_budget); the sender
     /// sends them again once the window reopens.
     pub rx_blocked: u64,
+    /// Ack and heartbeat frames whose control counter was seen before (replays, or
+    /// duplicates made by the network): never proof that the peer lives.
+    pub replayed: u64,
 }
 
 impl DropCounters {
@@ -59,6 +62,7 @@ impl DropCounters {
             + self.foreign_reset
             + self.closed
             + self.rx_blocked
+            + self.replayed
     }
 
     pub(crate) fn count_wire(&mut self, e: &WireError) {

@@ -10,6 +10,7 @@ mod transmit;
 
 pub use transmit::TxParts;
 
+use super::replay::ReplayWindow;
 use super::rtt::Rtt;
 use super::stream::{RecvStream, RxOutcome, SendStream};
 use super::{
@@ -52,8 +53,15 @@ pub struct Msl {
     held: [usize; 4],
     events: VecDeque<MslEvent>,
     counters: MslCounters,
+    /// When the last frame proving the peer alive arrived (see `on_session_frame`).
     last_rx: Duration,
-    last_tx: Duration,
+    /// When the last ack or heartbeat went out: one is sent at least every heartbeat
+    /// interval, data or not, as only those prove this side alive to a keyed peer.
+    last_ctl_tx: Duration,
+    /// Ack and heartbeat frames sent over this incarnation: their control counter.
+    ctl_sent: u64,
+    /// The peer's control counters seen.
+    ctl_seen: ReplayWindow,
     next_hello: Duration,
     hello_ack_due: bool,
     heartbeat_due: bool,
@@ -87,7 +95,9 @@ impl Msl {
             events: VecDeque::new(),
             counters: MslCounters::default(),
             last_rx: now,
-            last_tx: now,
+            last_ctl_tx: now,
+            ctl_sent: 0,
+            ctl_seen: ReplayWindow::default(),
             next_hello: now,
             hello_ack_due: false,
             heartbeat_due: false,
@@ -261,7 +271,7 @@ impl Msl {
             MslState::Connecting => at(self.next_hello),
             MslState::Refused(_) | MslState::Closed => {}
             MslState::Up | MslState::Silent => {
-                at(self.last_tx + iv);
+                at(self.last_ctl_tx + iv);
                 if self.state == MslState::Up {
                     at(self.silence_deadline());
                 }
@@ -375,7 +385,39 @@ impl Msl {
             },
             _ => None,
         };
+        let c = repr.priority.bits() as usize;
+        // Only a frame the peer never sent before proves it alive now: a replayed one (it
+        // passes the tag and the incarnations) must not hold off silence, nor move acks.
+        let fresh = match repr.frame_type {
+            FrameType::Data => self.recv[c].is_new(repr.seq),
+            _ => {
+                let n = repr.control_counter();
+                if !self.control_fresh(repr.sender_incarnation, n) {
+                    self.counters.dropped.replayed += 1;
+                    return;
+                }
+                true
+            }
+        };
         self.counters.frames_received += 1;
+        if fresh {
+            self.on_fresh_frame(now, repr, ack.as_ref(), src, c);
+        }
+        if repr.frame_type == FrameType::Data {
+            self.on_data_frame(now, repr, payload, c);
+        }
+    }
+
+    /// What a fresh session frame proves: the peer lives (recovery), knows us, and what it
+    /// acknowledges.
+    fn on_fresh_frame(
+        &mut self,
+        now: Duration,
+        repr: &MslRepr,
+        ack: Option<&AckRepr>,
+        src: MacAddr,
+        c: usize,
+    ) {
         self.auth_reported = false;
         self.foreign_hellos = 0;
         if self.cfg.peer_mac.is_none() {
@@ -394,16 +436,20 @@ impl Msl {
         }
         self.last_rx = now;
         self.confirm();
-        let c = repr.priority.bits() as usize;
         if repr.flags & flag::ACK != 0 {
-            let blocks = ack.as_ref().map_or(&[][..], |a| &a.blocks[..]);
+            let blocks = ack.map_or(&[][..], |a| &a.blocks[..]);
             let out = self.send[c].on_ack(now, repr.ack, blocks, repr.window);
             if out.invalid {
                 self.counters.dropped.bad_ack += 1;
             }
             self.counters.fast_lost += u64::from(out.marked_lost);
         }
-        if repr.frame_type == FrameType::Data {
+    }
+
+    /// A data frame of the session, fresh or not (a duplicate is acked again at once, so a
+    /// sender whose acks were lost learns it).
+    fn on_data_frame(&mut self, now: Duration, repr: &MslRepr, payload: &[u8], c: usize) {
+        {
             let events = &mut self.events;
             let delivered = &mut self.counters.messages_delivered;
             let held = &mut self.held[c];

@@ -73,6 +73,7 @@
 mod counters;
 pub mod driver;
 mod endpoint;
+mod replay;
 mod rtt;
 mod stream;
 

@@ -15,11 +15,15 @@
 //! | 16 | 8 | receiver incarnation as the sender knows it (0 = not yet known) |
 //! | 24 | 4 | sequence number (in the stream of the priority class) |
 //! | 28 | 4 | cumulative ack: next sequence expected (valid when ACK is set) |
-//! | 32 | 4 | message id (data frames; else 0) |
-//! | 36 | 4 | fragment offset in the message (data frames; else 0) |
+//! | 32 | 4 | message id (data frames); ack and heartbeat frames: the high half of the control counter |
+//! | 36 | 4 | fragment offset in the message (data frames); ack and heartbeat frames: its low half |
 //! | 40 | 4 | message total length (data frames; else 0) |
 //! | H | P | payload (by frame type: [`HandshakeRepr`], [`AckRepr`], [`parse_close`]) |
 //! | H + P | 4 or 16 | CRC32C of bytes `0 .. H + P`, or with AUTH a BLAKE3 keyed tag of them |
+//!
+//! The control counter (ack and heartbeat frames) counts those frames from 1 over the sender's
+//! incarnation and never repeats; with the incarnations it makes every such frame unique, so
+//! a receiver refuses a replayed one (the data frames' sequence numbers do that for data).
 //!
 //! Anything after the integrity field is Ethernet padding. Each priority class is its own
 //! ordered stream with its own sequence space, so bulk resync never blocks events and
@@ -426,6 +430,20 @@ pub struct MslRepr {
 }
 
 const REPR_FLAGS: u8 = !(flag::AUTH | flag::PRIORITY_MASK);
+
+impl MslRepr {
+    /// Ack and heartbeat frames: the sender's control counter (message id and fragment
+    /// offset, which those frames do not use, as one 64-bit number).
+    pub fn control_counter(&self) -> u64 {
+        u64::from(self.message_id) << 32 | u64::from(self.fragment_offset)
+    }
+
+    /// Sets the control counter (ack and heartbeat frames only).
+    pub fn set_control_counter(&mut self, n: u64) {
+        self.message_id = (n >> 32) as u32;
+        self.fragment_offset = n as u32;
+    }
+}
 
 impl MslRepr {
     /// Reads a checked frame.

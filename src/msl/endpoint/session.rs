@@ -118,9 +118,18 @@ impl Msl {
         // A lower incarnation is a replayed or delayed old hello, unless the peer has gone
         // silent: then it is taken as a restart (an incarnation taken from a clock may go
         // backwards), so such a peer is not locked out for ever.
+        // With a key, never: a replayed hello of an earlier process could otherwise pose as
+        // a restart of a peer that is dead, and hold off the takeover (DESIGN §3).
         let older = self.peer.as_ref().is_some_and(|p| inc < p.incarnation);
-        if inc == 0 || (older && self.state != MslState::Silent) {
+        let keyed = self.cfg.key.is_some();
+        if inc == 0 || (older && (keyed || self.state != MslState::Silent)) {
             self.counters.dropped.stale_incarnation += 1;
+            return;
+        }
+        // A hello of the same process again must be new (it restarts its session), else
+        // it is a replay; one of another process starts that process's count.
+        if !self.control_fresh(inc, repr.control_counter()) {
+            self.counters.dropped.replayed += 1;
             return;
         }
         self.counters.frames_received += 1;
@@ -181,6 +190,14 @@ impl Msl {
         if repr.frame_type == FrameType::Hello {
             self.hello_ack_due = true;
         }
+    }
+
+    /// Whether a frame other than data with control counter `n` from incarnation `inc` is
+    /// new. Only with a key: without one nothing is authenticated, so refusing replays
+    /// would protect nothing, and an endpoint recreated under the same incarnation (a
+    /// desynchronised peer) can still reset the session.
+    pub(super) fn control_fresh(&mut self, inc: u64, n: u64) -> bool {
+        self.cfg.key.is_none() || self.ctl_seen.accept(inc, n)
     }
 
     pub(super) fn queue_reset(
@@ -287,6 +304,10 @@ impl Msl {
             .is_some_and(|p| p.incarnation == repr.sender_incarnation);
         if !refusal && !from_peer {
             self.counters.dropped.stale_incarnation += 1;
+            return;
+        }
+        if from_peer && !self.control_fresh(repr.sender_incarnation, repr.control_counter()) {
+            self.counters.dropped.replayed += 1;
             return;
         }
         if refusal && from_peer {

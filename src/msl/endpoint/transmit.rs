@@ -96,13 +96,14 @@ impl Msl {
                 FrameType::Reset
             };
             let mut repr = self.repr(ty, Priority::Control);
+            repr.set_control_counter(self.next_control());
             repr.receiver_incarnation = r.to_incarnation;
             let text = r.text.as_bytes();
             let text = &text[..text.len().min(200)];
             let n = self.write(buf, &repr, |p| emit_close(p, r.reason, text));
             self.last_reset = Some(now);
             self.counters.resets_sent += 1;
-            return self.sent(now, n.map(TxParts::whole));
+            return self.sent(n.map(TxParts::whole));
         }
         let hello_due = self.state == MslState::Connecting && now >= self.next_hello;
         if self.hello_ack_due || hello_due {
@@ -115,12 +116,13 @@ impl Msl {
             self.hello_ack_due = false;
             let hs = self.handshake();
             let mut repr = self.repr(ty, Priority::Control);
+            repr.set_control_counter(self.next_control());
             // The hello's window stands for every class until their acks: announce the
             // configured one even if the control class's window is closed just now.
             repr.window = self.cfg.window.max(1);
             let n = self.write(buf, &repr, |p| hs.emit(p));
             self.counters.hellos_sent += 1;
-            return self.sent(now, n.map(TxParts::whole));
+            return self.sent(n.map(TxParts::whole));
         }
         if !self.is_established() {
             return None;
@@ -128,23 +130,27 @@ impl Msl {
         for (c, class) in CLASSES.iter().enumerate() {
             if let Some((cum, blocks)) = self.recv[c].take_ack(now) {
                 let mut repr = self.repr(FrameType::Ack, *class);
+                repr.set_control_counter(self.next_control());
+                self.last_ctl_tx = now;
                 repr.flags |= flag::ACK;
                 repr.ack = cum;
                 let a = AckRepr { blocks };
                 let n = self.write(buf, &repr, |p| a.emit(p));
                 self.counters.acks_sent += 1;
-                return self.sent(now, n.map(TxParts::whole));
+                return self.sent(n.map(TxParts::whole));
             }
         }
-        if self.heartbeat_due || now >= self.last_tx + self.cfg.heartbeat_interval {
+        if self.heartbeat_due || now >= self.last_ctl_tx + self.cfg.heartbeat_interval {
             self.heartbeat_due = false;
             let mut repr = self.repr(FrameType::Heartbeat, Priority::Control);
+            repr.set_control_counter(self.next_control());
+            self.last_ctl_tx = now;
             repr.flags |= flag::ACK;
             repr.ack = self.recv[0].rcv_nxt();
             self.recv[0].piggybacked();
             let n = self.write(buf, &repr, |_| Ok(0));
             self.counters.heartbeats_sent += 1;
-            return self.sent(now, n.map(TxParts::whole));
+            return self.sent(n.map(TxParts::whole));
         }
         self.poll_data(now, buf)
     }
@@ -183,15 +189,20 @@ impl Msl {
         } else {
             self.counters.data_sent += 1;
         }
-        self.sent(now, parts)
+        self.sent(parts)
     }
 
-    pub(super) fn sent(&mut self, now: Duration, parts: Option<TxParts>) -> Option<TxParts> {
+    pub(super) fn sent(&mut self, parts: Option<TxParts>) -> Option<TxParts> {
         let parts = parts?;
-        self.last_tx = now;
         self.counters.frames_sent += 1;
         self.counters.bytes_sent += parts.frame_len() as u64;
         Some(parts)
+    }
+
+    /// The control counter of the next frame other than data (see [`crate::wire::msl`]).
+    fn next_control(&mut self) -> u64 {
+        self.ctl_sent += 1;
+        self.ctl_sent
     }
 
     pub(super) fn handshake(&self) -> HandshakeRepr {

@@ -118,6 +118,15 @@ impl RecvStream {
         self.ack_at
     }
 
+    /// Whether data frame `seq` would be new here: inside the window and not received yet
+    /// (a duplicate or a replay is neither). Refusal for the receive budget does not count.
+    pub(crate) fn is_new(&self, seq: u32) -> bool {
+        let d = seq.wrapping_sub(self.rcv_nxt);
+        !seq_lt(seq, self.rcv_nxt)
+            && d < u32::from(self.window)
+            && (d == 0 || self.ring[seq as usize % self.ring.len()].is_none())
+    }
+
     /// A data frame of this stream. Complete messages go to `deliver`, in order.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn on_data(

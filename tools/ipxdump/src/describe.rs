@@ -256,6 +256,9 @@ pub fn msl_summary(l: &mut String, m: &MslRepr, authenticated: bool, payload: &[
         m.ack,
         m.window
     );
+    if m.frame_type != FrameType::Data {
+        let _ = write!(l, " ctr {}", m.control_counter());
+    }
     match m.frame_type {
         FrameType::Data => {
             let _ = write!(
