@@ -19,6 +19,8 @@
 //!   design guide, decisions with SFT III-style notices and their evidence.
 //! * [`node`]: one server: the daemon behind `sft3 run` and `sft3 status` (config, the
 //!   control-plane thread, the MSL driver, the admin log, the control socket).
+//! * [`sim`]: the whole-pair simulator (`sft3 sim`): both servers' compositions on virtual
+//!   time over simulated links, random faults, the invariants checked at every step.
 //! * [`bench`](mod@bench): `sft3 bench`, benchmarks that build their own namespaces.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -33,4 +35,5 @@ pub mod link;
 pub mod msl;
 pub mod node;
 pub mod role;
+pub mod sim;
 pub mod wire;

@@ -1,4 +1,4 @@
-//! The `sft3` command. Later issues add `ctl`, `client` and `sim`: each is one more variant
+//! The `sft3` command. Later issues add `ctl` and `client`: each is one more variant
 //! of [`Command`] whose arguments and code live in the library.
 //!
 //! Exit codes (docs/config.md): 0 success (for `run`: stopped by SIGTERM/SIGINT after a clean
@@ -33,6 +33,8 @@ enum Command {
     Run(RunArgs),
     /// Show a running daemon's role, peer, adapters and last decision.
     Status(StatusArgs),
+    /// Simulate the whole pair on virtual time under random faults, checking invariants.
+    Sim(sft3::sim::cli::SimArgs),
 }
 
 /// `sft3 run`.
@@ -152,6 +154,7 @@ fn main() {
         },
         Command::Run(args) => cmd_run(args),
         Command::Status(args) => cmd_status(args),
+        Command::Sim(args) => sft3::sim::cli::run(args),
     };
     std::process::exit(code);
 }

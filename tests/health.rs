@@ -434,3 +434,20 @@ proptest! {
         prop_assert!(m2.health(ms(100)).score <= s);
     }
 }
+
+/// Both servers starting together: the peer's probe can arrive before its first state
+/// packet, when its MAC is not known yet, and counts as a station. Once a state packet
+/// names the MAC, that evidence is forgotten: the peer alone never passes the isolation
+/// check.
+#[test]
+fn the_peers_probe_stops_counting_once_its_mac_is_known() {
+    let mut h = health();
+    h.handle_frame(ms(10), 0, &rip_response(ROUTER)).unwrap();
+    assert!(score(&h, ms(11), 0).flags.contains(AdapterFlags::HEARS_IPX));
+    h.add_peer_mac(ROUTER);
+    assert!(!score(&h, ms(12), 0).flags.contains(AdapterFlags::HEARS_IPX));
+    assert!(!h.hears_network(ms(12)).hears);
+    // Another station still counts.
+    h.handle_frame(ms(20), 0, &ncp(CLIENT)).unwrap();
+    assert!(score(&h, ms(21), 0).flags.contains(AdapterFlags::HEARS_IPX));
+}

@@ -55,6 +55,7 @@ fn defaults() {
     assert_eq!(c.server.name, "SFT-A");
     assert_eq!(c.server.priority, 0);
     assert_eq!(c.server.incarnation, None);
+    assert_eq!(c.server.rt_priority, 50);
     assert_eq!(&c.server.name_field()[..6], b"SFT-A\0");
     assert_eq!(c.msl.interface, "msl0");
     assert_eq!(c.msl.heartbeat(), Duration::from_millis(5));
@@ -216,6 +217,13 @@ fn unknown_keys_are_errors() {
 fn bad_values_name_their_key() {
     let set = |from: &str, to: &str| MINIMAL.replace(from, to);
     assert_key_err(&set("id = 7", "id = 0"), "[server].id", "out of range");
+    assert_key_err(
+        &set("id = 7", "id = 7\nrt_priority = 100"),
+        "[server].rt_priority",
+        "out of range",
+    );
+    let off = NodeConfig::from_toml_str(&set("id = 7", "id = 7\nrt_priority = 0")).unwrap();
+    assert_eq!(off.server.rt_priority, 0);
     assert_key_err(
         &set("id = 7", "id = \"7\""),
         "[server].id",

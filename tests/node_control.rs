@@ -216,6 +216,7 @@ fn full_snapshot() -> StatusSnapshot {
             score: 1000,
             working: true,
             peer_heard_ms_ago: Some(3),
+            peer_longest_gap_us: Some(5_210),
         },
         AdapterSnapshot {
             name: "eth1".into(),
@@ -225,6 +226,7 @@ fn full_snapshot() -> StatusSnapshot {
             score: 0,
             working: false,
             peer_heard_ms_ago: None,
+            peer_longest_gap_us: None,
         },
     ];
     s.msl = MslSnapshot {
@@ -234,6 +236,7 @@ fn full_snapshot() -> StatusSnapshot {
         frames_sent: 5120,
         frames_received: 5118,
         dropped: 2,
+        longest_gap_us: 5_180,
     };
     s.last_decision = Some(DecisionSnapshot {
         reason: "servers are mirrored (line\nbreak\ttab \u{1})".into(),
@@ -281,6 +284,8 @@ fn status_json_is_valid_and_complete() {
     };
     assert_eq!(ads.len(), 2);
     assert_eq!(ads[0].get("peer_heard_ms_ago").num(), 3.0);
+    assert_eq!(ads[0].get("peer_longest_gap_us").num(), 5210.0);
+    assert_eq!(ads[1].get("peer_longest_gap_us"), &J::Null);
     assert_eq!(ads[1].get("peer_heard_ms_ago"), &J::Null);
     assert_eq!(ads[1].get("carrier"), &J::Bool(false));
     assert_eq!(ads[1].get("oper").str(), "down");
@@ -290,6 +295,7 @@ fn status_json_is_valid_and_complete() {
     let m = j.get("msl");
     assert_eq!(m.get("state").str(), "up");
     assert_eq!(m.get("srtt_us").num(), 41.0);
+    assert_eq!(m.get("longest_gap_us").num(), 5180.0);
     for k in ["retransmits", "frames_sent", "frames_received", "dropped"] {
         m.get(k).num();
     }

@@ -60,8 +60,8 @@ fn drain(m: &mut RoleMachine) -> Vec<Action> {
     std::iter::from_fn(|| m.poll_action()).collect()
 }
 
-/// Server 2, a mirrored secondary of server 1, at 100 ms.
-fn mirrored_secondary() -> RoleMachine {
+/// Server 2 (priority 1, history [1]), hearing the network with both adapters at 1 ms.
+fn server_2() -> RoleMachine {
     let mut cfg = RoleConfig::new(2, 1);
     cfg.history = [1].into_iter().collect();
     // Fed by hand, without a timer loop: gaps between inputs are not stalls here.
@@ -75,6 +75,12 @@ fn mirrored_secondary() -> RoleMachine {
             evidence: "2/2 adapters".into(),
         }),
     );
+    m
+}
+
+/// Server 2, a mirrored secondary of server 1, at 100 ms.
+fn mirrored_secondary() -> RoleMachine {
+    let mut m = server_2();
     m.handle(MS, lan(true, Duration::ZERO));
     m.handle(MS, Input::PeerState(serving_primary()));
     let flags = StateFlags::SERVING.union(StateFlags::DATA_CONSISTENT);
@@ -257,4 +263,39 @@ proptest! {
             prop_assert_eq!(m.flags().contains(StateFlags::SERVING), serving);
         }
     }
+}
+
+/// Two primaries met over a lossy MSL that never fell silent on this side: the peer's
+/// `Status` is held back by retransmissions, but its state packets say it serves. They are
+/// the dual-primary check's second witness: the tie-break runs after `dual_confirm` of
+/// them, not when the MSL finally delivers.
+#[test]
+fn state_packets_reveal_a_second_primary_while_the_msl_lags() {
+    let mut m = server_2();
+    let consistent = StateFlags::DATA_CONSISTENT;
+    m.handle(
+        2 * MS,
+        Input::MslUp {
+            incarnation: 7,
+            handshake: handshake(Role::ShutDown, consistent, &[1]),
+        },
+    );
+    assert!(m.state().is_primary(), "{:?}", m.state());
+    drain(&mut m);
+    // The peer serves too (it decided on its own during a partition); the MSL stays up
+    // here and carries nothing, the LAN shows it.
+    let mut t = 10 * MS;
+    while t <= 40 * MS {
+        m.handle(t, lan(true, Duration::ZERO));
+        m.handle(t, Input::PeerState(serving_primary()));
+        m.handle_timeout(t);
+        t += 5 * MS;
+    }
+    let acts = drain(&mut m);
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Notify(n) if n.text == text::DUAL_STOP)),
+        "{acts:?}"
+    );
+    assert!(acts.contains(&Action::StopServing), "{acts:?}");
 }

@@ -69,6 +69,9 @@ pub struct BeaconCounters {
     pub reanchored: u64,
     /// Times a path fell silent.
     pub path_silences: u64,
+    /// Packets already accepted on another of our adapters that proved this one's path
+    /// (adapters on one segment hear the same broadcast).
+    pub cross_path: u64,
     /// Times the peer restarted (a higher incarnation).
     pub peer_restarts: u64,
     /// Events not queued because [`MAX_QUEUED_EVENTS`](super::MAX_QUEUED_EVENTS) were

@@ -421,6 +421,7 @@ impl Beacon {
                 self.counters.dropped.stale_incarnation += 1;
                 return;
             }
+            Verdict::Replayed if self.seen_elsewhere(now, i, &repr) => return,
             Verdict::Replayed | Verdict::TooOld => {
                 self.counters.dropped.replayed += 1;
                 return;
@@ -429,6 +430,36 @@ impl Beacon {
         }
         debug_assert!(verdict.accepted());
         self.accept(now, i, f.eth.src, repr, kind, verdict);
+    }
+
+    /// A packet the window already accepted on another adapter: our adapters share a
+    /// segment, and one broadcast (or flooded) packet reaches each. It is no news about the
+    /// peer, but proves this path if it is newer than anything this path had; without that,
+    /// whichever adapter's socket is read first would take every packet and starve the
+    /// other path into silence. Counted as `cross_path`, not as a replay.
+    fn seen_elsewhere(&mut self, now: Duration, i: usize, repr: &StateRepr) -> bool {
+        let Some(p) = self.paths.get_mut(i) else {
+            return false;
+        };
+        let newer = p.state.as_ref().map_or(true, |s| {
+            (s.incarnation, s.sequence) < (repr.incarnation, repr.sequence)
+        });
+        if !newer || self.replay.incarnation() != Some(repr.incarnation) {
+            return false;
+        }
+        p.packets += 1;
+        if let Some(last) = p.last_heard {
+            p.longest_gap = p.longest_gap.max(now.saturating_sub(last));
+        }
+        p.last_heard = Some(now);
+        p.state = Some(repr.clone());
+        let adapter = p.adapter;
+        if p.status != PathStatus::Up {
+            p.status = PathStatus::Up;
+            self.push(BeaconEvent::PathUp { adapter });
+        }
+        self.counters.cross_path += 1;
+        true
     }
 
     /// Records an accepted packet of the peer on adapter `i`.
@@ -469,6 +500,9 @@ impl Beacon {
         let configured = self.cfg.adapters[i].peer_mac.is_some();
         let p = &mut self.paths[i];
         p.packets += 1;
+        if let (Some(last), None) = (p.last_heard, restarted_from) {
+            p.longest_gap = p.longest_gap.max(now.saturating_sub(last));
+        }
         p.last_heard = Some(now);
         if !configured && !src.is_multicast() {
             p.peer_mac = Some(src);
@@ -529,5 +563,6 @@ fn fresh_path(adapter: u8, peer_mac: Option<MacAddr>) -> PathView {
         peer_mac,
         state: None,
         packets: 0,
+        longest_gap: Duration::ZERO,
     }
 }

@@ -274,6 +274,10 @@ pub struct PathView {
     pub state: Option<StateRepr>,
     /// Packets of the peer accepted on this adapter.
     pub packets: u64,
+    /// The longest interval between two consecutive packets of the peer accepted on this
+    /// adapter, in one incarnation of the peer (zero until two were): how close the path
+    /// came to falling silent. A silence that ended counts too; a peer restart does not.
+    pub longest_gap: Duration,
 }
 
 impl PathView {

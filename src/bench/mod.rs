@@ -4,13 +4,19 @@
 //! |---|---|---|
 //! | `bench msl` | MSL bulk throughput against a naive raw send loop on the same pair | one JSON line |
 //! | `bench msl-rtt` | control and event round trips, idle and under bulk | one JSON line per (class, load) |
+//! | `bench failover` | kill -9 of the primary to the secondary's decision, against keepalived (VRRPv3) | one JSON line |
+//! | `bench soak` | false failovers and the longest heartbeat gaps under CPU overload and a flooded MSL, against keepalived | one JSON line |
 //!
 //! Progress and diagnostics go to stderr, so stdout holds only the JSON lines. See
 //! `docs/benchmarks.md` for what is measured and the last figures.
 
+pub mod failover;
+pub mod failover_ka;
+pub mod failover_sniff;
 pub mod msl;
 pub mod pair;
 pub mod rtt;
+pub mod soak;
 
 use std::fmt::Write as _;
 
@@ -31,6 +37,10 @@ pub enum BenchCmd {
     Msl(msl::MslArgs),
     /// MSL round-trip latency of 64-byte control and event messages, idle and under bulk.
     MslRtt(rtt::RttArgs),
+    /// Failover detection time (kill -9 of the primary) against keepalived, same lab.
+    Failover(failover::FailoverArgs),
+    /// False failovers under CPU overload and a flooded MSL, against keepalived.
+    Soak(soak::SoakArgs),
 }
 
 /// Runs a benchmark; the exit code.
@@ -38,6 +48,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
     match args.cmd {
         BenchCmd::Msl(a) => msl::run(&a),
         BenchCmd::MslRtt(a) => rtt::run(&a),
+        BenchCmd::Failover(a) => failover::run(&a),
+        BenchCmd::Soak(a) => soak::run(&a),
     }
 }
 

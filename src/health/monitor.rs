@@ -276,6 +276,15 @@ impl AdapterMonitor {
         self.last_peer = Some(now);
     }
 
+    /// `node` turned out to be the peer (its state packet came after its other frames):
+    /// what it sent no longer counts as a station heard. A real station's next frame
+    /// counts again.
+    pub fn forget_station(&mut self, node: MacAddr) {
+        if self.last_station.is_some_and(|s| s.node == node) {
+            self.last_station = None;
+        }
+    }
+
     /// A frame from another station (not us, not the peer) arrived on this adapter.
     pub fn handle_station(
         &mut self,

@@ -90,6 +90,11 @@ impl Health {
     pub fn add_peer_mac(&mut self, mac: MacAddr) {
         if !self.peer_macs.contains(&mac) {
             self.peer_macs.push(mac);
+            // Its probes, heard before its first state packet, were taken for a
+            // station's: they must not pass the isolation check (scenario 5).
+            for m in &mut self.monitors {
+                m.forget_station(mac);
+            }
         }
     }
 

@@ -198,6 +198,10 @@ impl Lab {
         cmd::require_tool("ip", "iproute2")?;
         let cfg = &self.cfg;
         let mut rep = DownReport::default();
+        // Daemons first: they would keep the namespaces' links busy, and outlive them.
+        let servers = super::daemon::Servers::new(cfg);
+        servers.stop();
+        let _ = std::fs::remove_dir_all(servers.dir());
         self.stop_all_delays();
         for (ns, _) in status::namespaces_of(self)? {
             // Links first: a process still inside the namespace would keep them alive.

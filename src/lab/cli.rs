@@ -2,7 +2,8 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::{FaultAction, ForwardSpec, Lab, LabConfig};
+use super::daemon::{self, DaemonOptions, Servers};
+use super::{FaultAction, ForwardSpec, Lab, LabConfig, LabError};
 
 /// `sft3 lab`: network namespaces on this host as test servers and clients.
 #[derive(Args, Debug)]
@@ -56,7 +57,52 @@ pub enum LabCmd {
         #[command(flatten)]
         spec: DelayArgs,
     },
+    /// Start the daemons (sft3 run) in both servers, or one again.
+    ///
+    /// `sft3 run` runs in each server namespace under a supervisor that restarts it after
+    /// a switch-over (exit 5), with a station sending RIP requests in client 1. Builds the
+    /// lab first if needed. Configurations, logs, consoles and control sockets are under
+    /// /run/sft3-lab/PREFIX/.
+    Start {
+        /// Start only this server again (a or b), with the configuration the last full
+        /// `start` wrote (after a `kill`).
+        node: Option<String>,
+        /// Pre-shared key for both servers, 64 hex digits.
+        #[arg(long, value_name = "HEX", conflicts_with = "key_file")]
+        key: Option<String>,
+        /// Pre-shared key file for both servers (64 hex digits or 32 raw bytes).
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<std::path::PathBuf>,
+        /// Record every server adapter to /run/sft3-lab/PREFIX/NODE/IFACE.pcap (tcpdump).
+        #[arg(long)]
+        trace: bool,
+    },
+    /// Stop the daemons (SIGTERM, then SIGKILL after 5 s), their recordings and the station.
+    Stop,
+    /// Send a signal to one server's daemon (default KILL: the server dies at once).
+    Kill {
+        /// The server: a or b.
+        node: String,
+        /// KILL, TERM, STOP, CONT, INT (or a number).
+        #[arg(long, default_value = "KILL")]
+        signal: String,
+    },
+    /// The supervisor of one server's daemon (started by `start`).
+    #[command(hide = true)]
+    Supervise {
+        /// The server's directory.
+        dir: std::path::PathBuf,
+    },
+    /// The station sending RIP requests (started by `start`).
+    #[command(hide = true)]
+    Station {
+        /// Its adapter.
+        iface: String,
+    },
     /// Run a command inside a node (a, b, c1, ..., lan), passing its exit status through.
+    ///
+    /// On a server, /run/sft3 is that server's directory, so `sft3 status` reads its
+    /// daemon.
     Exec {
         /// The node.
         node: String,
@@ -216,12 +262,74 @@ pub fn run(args: LabArgs) -> anyhow::Result<i32> {
         }
         LabCmd::Status { json } => {
             let st = lab.status()?;
+            let servers = Servers::new(lab.config());
             if json {
-                println!("{}", st.to_json());
+                let j = st.to_json();
+                let body = j.trim_end().strip_suffix('}').unwrap_or(&j);
+                println!("{body},\"daemons\":{}}}", servers.to_json());
             } else {
                 print!("{}", st.to_text());
+                print!("{}", servers.describe());
             }
         }
+        LabCmd::Start {
+            node: Some(node), ..
+        } => {
+            let node = lab.config().parse_node(&node)?;
+            let servers = Servers::new(lab.config());
+            servers.start_one(node)?;
+            print!("{}", servers.describe());
+        }
+        LabCmd::Start {
+            node: None,
+            key,
+            key_file,
+            trace,
+        } => {
+            let key = match (key, key_file) {
+                (Some(k), _) => Some(daemon::parse_key_hex(&k)?),
+                (None, Some(f)) => {
+                    let bytes = std::fs::read(&f)
+                        .map_err(|e| anyhow::anyhow!("reading {}: {e}", f.display()))?;
+                    // As the daemon reads it: 64 hex digits, or exactly 32 raw bytes.
+                    match (
+                        daemon::parse_key_hex(&String::from_utf8_lossy(&bytes)),
+                        <[u8; 32]>::try_from(&bytes[..]),
+                    ) {
+                        (Ok(k), _) | (Err(_), Ok(k)) => Some(k),
+                        (Err(e), Err(_)) => return Err(e.into()),
+                    }
+                }
+                (None, None) => None,
+            };
+            let opts = DaemonOptions {
+                key,
+                trace,
+                ..DaemonOptions::default()
+            };
+            let servers = daemon::start(lab.config(), &opts)?;
+            let primary = servers.wait_mirrored(std::time::Duration::from_secs(5));
+            print!("{}", servers.describe());
+            match primary {
+                Some(p) => println!("mirrored: server {p} is the primary"),
+                None => println!("not mirrored yet: see `sft3 lab status` and the console logs"),
+            }
+        }
+        LabCmd::Stop => {
+            Servers::new(lab.config()).stop();
+            println!("lab `{}`: daemons stopped", lab.config().prefix);
+        }
+        LabCmd::Kill { node, signal } => {
+            let node = lab.config().parse_node(&node)?;
+            let sig = parse_signal(&signal)?;
+            let pid = Servers::new(lab.config()).kill(node, sig)?;
+            println!(
+                "sent SIG{} to server {node}'s daemon (pid {pid})",
+                signal.to_uppercase()
+            );
+        }
+        LabCmd::Supervise { dir } => return Ok(daemon::supervise(&dir)?),
+        LabCmd::Station { iface } => return Ok(daemon::station(&iface)?),
         LabCmd::Fault(f) => {
             let cfg = lab.config();
             let action = match f {
@@ -305,4 +413,24 @@ pub fn run(args: LabArgs) -> anyhow::Result<i32> {
 fn exit_code(st: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
+}
+
+/// A signal by name (`KILL`, `SIGTERM`, case-insensitive) or number.
+fn parse_signal(s: &str) -> Result<i32, LabError> {
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    let sig = match name {
+        "KILL" => libc::SIGKILL,
+        "TERM" => libc::SIGTERM,
+        "INT" => libc::SIGINT,
+        "STOP" => libc::SIGSTOP,
+        "CONT" => libc::SIGCONT,
+        "HUP" => libc::SIGHUP,
+        n => n
+            .parse()
+            .ok()
+            .filter(|&n: &i32| (1..=64).contains(&n))
+            .ok_or_else(|| LabError::Config(format!("unknown signal `{s}`")))?,
+    };
+    Ok(sig)
 }

@@ -21,9 +21,14 @@
 //! table named `PREFIXfault` (the kernel has no netem here). Delay, jitter, duplication and
 //! reordering divert an adapter's incoming frames through a user-space forwarder
 //! ([`forward`]; its pid file is the one piece of state outside the kernel).
+//!
+//! [`daemon`] runs the real daemons in the lab (`sft3 lab start | stop | kill`): `sft3 run`
+//! in each server namespace under a small supervisor, a station in client 1, files under
+//! `/run/sft3-lab/PREFIX/`; `down` stops them first.
 
 pub mod cli;
 pub mod cmd;
+pub mod daemon;
 mod fault;
 pub mod forward;
 mod status;
@@ -460,7 +465,10 @@ impl Lab {
     }
 
     /// Runs a command inside `node`'s namespace (`ip netns exec`) with inherited stdio, and
-    /// returns its exit status.
+    /// returns its exit status. On a server whose daemon `sft3 lab start` configured, the
+    /// command sees that server's directory on `/run/sft3` (see [`daemon`]), so a plain
+    /// `sft3 status` reads that server's daemon. A command `sft3` that is not on `PATH`
+    /// runs this `sft3` binary (from a build tree).
     pub fn exec(&self, node: Node, argv: &[String]) -> Result<ExitStatus, LabError> {
         cmd::require_privileges()?;
         let ns = self.ns(node);
@@ -470,14 +478,27 @@ impl Lab {
         if argv.is_empty() {
             return Err(LabError::Config("no command to run".into()));
         }
-        std::process::Command::new("ip")
-            .args(["netns", "exec", &ns])
-            .args(argv)
-            .status()
-            .map_err(|e| LabError::Spawn {
-                cmd: format!("ip netns exec {ns} {}", argv.join(" ")),
-                source: e,
-            })
+        let mut cmd = std::process::Command::new("ip");
+        cmd.args(["netns", "exec", &ns]);
+        match argv.split_first() {
+            // `sft3 lab exec a -- sft3 status` from a build tree: the same binary.
+            Some((prog, rest)) if prog == "sft3" && cmd::find_tool("sft3").is_none() => {
+                cmd.arg(daemon::sft3_exe()?).args(rest);
+            }
+            _ => {
+                cmd.args(argv);
+            }
+        }
+        let dir = daemon::Servers::new(&self.cfg).node_dir(node);
+        if matches!(node, Node::A | Node::B) && dir.is_dir() {
+            // The server's directory on /run/sft3, in a mount namespace of the command's
+            // own, so `sft3 status` finds that server's default control socket.
+            daemon::bind_run_dir(&mut cmd, &dir)?;
+        }
+        cmd.status().map_err(|e| LabError::Spawn {
+            cmd: format!("ip netns exec {ns} {}", argv.join(" ")),
+            source: e,
+        })
     }
 
     /// Runs `f` on a thread inside `node`'s namespace (to open sockets there).

@@ -43,7 +43,7 @@
 //! without carrier is dropped.
 
 mod fault;
-mod rng;
+pub mod rng;
 mod state;
 mod trace;
 

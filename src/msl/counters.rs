@@ -1,5 +1,7 @@
 //! What an endpoint counted, for the status output and tests.
 
+use core::time::Duration;
+
 use crate::wire::WireError;
 
 /// Frames dropped, by reason. None of them changed any state.
@@ -115,4 +117,8 @@ pub struct MslCounters {
     pub peer_restarts: u64,
     /// Dropped frames by reason.
     pub dropped: DropCounters,
+    /// The longest interval between two consecutive valid frames of a session (from the
+    /// handshake frame that opened it), on the caller's clock: how close the MSL came to
+    /// falling silent. A silence that ended counts too.
+    pub longest_rx_gap: Duration,
 }

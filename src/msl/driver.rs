@@ -409,6 +409,22 @@ impl MslHandle {
     }
 }
 
+/// Puts the calling thread under SCHED_FIFO at `priority` (1..=99; threads it starts later
+/// inherit it), or back under the normal scheduler with 0. False when not permitted:
+/// SCHED_FIFO needs `CAP_SYS_NICE` or an `RLIMIT_RTPRIO` of at least `priority`. A thread
+/// that must keep its heartbeats on time under a CPU oversubscribed tenfold needs it: nice
+/// −10 alone let gaps reach 37–64 ms there (docs/benchmarks.md, "False failovers").
+pub fn set_thread_realtime(priority: u8) -> bool {
+    let (policy, p) = if priority == 0 {
+        (libc::SCHED_OTHER, 0)
+    } else {
+        (libc::SCHED_FIFO, i32::from(priority.min(99)))
+    };
+    let param = libc::sched_param { sched_priority: p };
+    // SAFETY: a plain system call on the calling thread (0); the result is checked.
+    unsafe { libc::sched_setscheduler(0, policy, &param) == 0 }
+}
+
 /// Sets the calling thread's nice value (on Linux, per thread; threads it starts later
 /// inherit it). False when not permitted: going below the current value needs
 /// `CAP_SYS_NICE`. A latency-critical consumer of [`MslReceiver`] (the thread that answers

@@ -434,6 +434,8 @@ impl Msl {
                 s.kick(now);
             }
         }
+        let gap = now.saturating_sub(self.last_rx);
+        self.counters.longest_rx_gap = self.counters.longest_rx_gap.max(gap);
         self.last_rx = now;
         self.confirm();
         if repr.flags & flag::ACK != 0 {

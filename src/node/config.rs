@@ -2,7 +2,7 @@
 //!
 //! | section | keys (default) |
 //! |---|---|
-//! | `[server]` | `id` (required), `name` (required), `priority` (0), `incarnation` (the clock at start) |
+//! | `[server]` | `id` (required), `name` (required), `priority` (0), `incarnation` (the clock at start), `rt_priority` (50; 0 = off) |
 //! | `[msl]` | `interface` (required), `heartbeat_ms` (5), `silent_after` (4), `key_file` (none) |
 //! | `[[lan]]` ×1..8 | `interface` (required), `net` (required), `framing` (`ethernet_ii`) |
 //! | `[beacon]` | `interval_ms` (5), `silent_after` (4) |
@@ -82,6 +82,9 @@ pub struct ServerSection {
     /// The incarnation, when configured (tests); `None`: the clock at start, see
     /// [`NodeConfig::incarnation`].
     pub incarnation: Option<u64>,
+    /// SCHED_FIFO priority (1..=99) of the MSL driver and control plane threads; 0 keeps
+    /// them on the normal scheduler at nice −10.
+    pub rt_priority: u8,
 }
 
 impl ServerSection {
@@ -452,12 +455,14 @@ fn parse(text: &str, base: Option<&Path>) -> Result<NodeConfig, ConfigError> {
     }
     let priority = s.int("priority", 0, 255)?.unwrap_or(0) as u8;
     let incarnation = s.int("incarnation", 1, i64::MAX)?.map(|v| v as u64);
+    let rt_priority = s.int("rt_priority", 0, 99)?.unwrap_or(50) as u8;
     s.finish()?;
     let server = ServerSection {
         id,
         name,
         priority,
         incarnation,
+        rt_priority,
     };
 
     let mut s = required_table(&mut root, "msl")?;

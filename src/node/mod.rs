@@ -9,6 +9,7 @@
 //! | [`control`] | the control socket: server and client |
 //! | [`log`] | the admin log: console lines and the append-only file |
 //! | [`runtime`] | [`run`] and [`start`]: the threads, the event loop, the [`Service`] seam |
+//! | [`plane`] | [`Plane`]: the control plane without I/O (the daemon's, the simulator's, replays') |
 //!
 //! **Threads.** The MSL has its own driver thread ([`crate::msl::driver`]). Everything else
 //! that decides roles runs on one *control-plane* thread (`sft3-node`): a tokio
@@ -18,13 +19,15 @@
 //! control socket is served on a third thread (`sft3-control`) from a snapshot the
 //! control-plane thread publishes.
 
+mod compose;
 pub mod config;
 pub mod control;
 pub mod log;
 pub mod runtime;
 pub mod status;
 
+pub use runtime::plane;
 pub use runtime::{
-    run, start, start_with, Exit, NodeExit, NodeHandle, RecordingService, ResyncStart, Service,
-    ServiceLog, StartOptions,
+    run, start, start_with, Exit, MslSeen, NodeExit, NodeHandle, Plane, PlaneConfig,
+    RecordingService, ResyncStart, Service, ServiceLog, StartOptions,
 };

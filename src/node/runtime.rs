@@ -5,14 +5,14 @@
 //! |---|---|---|
 //! | 1 | open the admin log, bind the control socket | while the process may still create `/var/log/sft3`, `/run/sft3` |
 //! | 2 | open the MSL link and one raw link per `[[lan]]` adapter, an rtnetlink watcher | needs `CAP_NET_RAW` |
-//! | 3 | ([`run`] only) nice −10 for this thread, then [`drop_capabilities`] | every later thread inherits both: the MSL driver and the control plane run at −10 without keeping a capability |
+//! | 3 | ([`run`] only) nice −10 and SCHED_FIFO `[server] rt_priority` (50) for this thread, then [`drop_capabilities`] | every later thread inherits them: the MSL driver and the control plane run real-time without keeping a capability (without `CAP_SYS_NICE` or `LimitRTPRIO` the start line warns and they run at nice −10) |
 //! | 4 | spawn the MSL driver (`sft3-msl`) | its own thread ([`crate::msl::driver`]) |
 //! | 5 | spawn the control plane (`sft3-node`) | beacon, health, comparator, role machine; see `event.rs` |
-//! | 6 | spawn the control socket server (`sft3-control`, back at nice 0) | answers `sft3 status` from the published snapshot |
+//! | 6 | spawn the control socket server (`sft3-control`, back to the normal scheduler at nice 0) | answers `sft3 status` from the published snapshot |
 //!
-//! The handshake the MSL announces (role, flags, generation history) is the role machine's
-//! at start, and stays so for the process's life (the MSL endpoint has no way to change
-//! it yet): the peer's side corrects it from the state packets (`plane.rs`, `try_msl_up`).
+//! The handshake the MSL announces (role, flags, generation history) follows the role
+//! machine: the event loop passes each change to `Msl::set_announcement`, so a later
+//! session (a reconnect, a restarted peer) hears the current role.
 //! [`start`] skips step 3 (a test process runs two nodes and must keep its capabilities);
 //! its threads set their own nice value when they may.
 //!
@@ -24,7 +24,7 @@
 //! capabilities gone, the process cannot reopen its sockets itself).
 
 mod event;
-mod plane;
+pub mod plane;
 mod service;
 mod snapshot;
 
@@ -35,17 +35,12 @@ use std::time::{Instant, SystemTime};
 use anyhow::{anyhow, Context};
 use thiserror::Error;
 
-pub use plane::Exit;
+pub use plane::{Exit, MslSeen, Plane, PlaneConfig};
 pub use service::{RecordingService, ResyncStart, Service, ServiceLog};
 
-use crate::beacon::{AdapterConfig as BeaconAdapter, Beacon, BeaconConfig};
-use crate::health::{
-    AdapterConfig as HealthAdapter, ComparatorConfig, FunctionalComparator, Health, HealthConfig,
-};
 use crate::link::raw::{drop_capabilities, AsyncLinkWatcher, LinkWatcher};
 use crate::link::{AsyncRawLink, Link, LinkKind, RawLink};
-use crate::msl::driver::{set_thread_nice, DriverOptions};
-use crate::msl::MslConfig;
+use crate::msl::driver::{set_thread_nice, set_thread_realtime, DriverOptions};
 use crate::node::config::NodeConfig;
 use crate::node::control::ControlServer;
 use crate::node::log::AdminLog;
@@ -53,7 +48,6 @@ use crate::node::status::StatusSnapshot;
 use crate::role::{RoleConfig, RoleMachine, ShutdownReason};
 
 use event::{Ctx, Io, Published, Stop};
-use plane::Plane;
 use snapshot::Identity;
 
 /// The nice value of the control plane (the MSL driver's default too).
@@ -239,73 +233,35 @@ pub fn start_with(cfg: NodeConfig, opts: StartOptions) -> anyhow::Result<NodeHan
     watcher
         .request_dump()
         .context("asking for the links' state")?;
+    // What the scheduler gave, for the start line (`None`: real-time not asked for).
+    let mut realtime = None;
     if opts.drop_capabilities {
-        // Threads started from here on inherit both the priority and the empty sets.
+        // Threads started from here on inherit the policy, the priority and the empty sets.
         set_thread_nice(CONTROL_PLANE_NICE);
+        let p = cfg.server.rt_priority;
+        if p > 0 {
+            realtime = Some(set_thread_realtime(p));
+        }
         drop_capabilities().context("dropping capabilities")?;
     }
 
     let epoch = Instant::now();
-    let mut rcfg = RoleConfig::new(id, cfg.server.priority);
-    rcfg.startup_wait = cfg.role.startup_wait();
-    rcfg.stall_fence = cfg.role.stall_fence();
+    let rcfg = cfg.role_config();
     // The machine that decides is made on the control-plane thread right before its loop
     // (its stall fence counts every gap between calls); this one only gives the handshake.
     let role = RoleMachine::new(rcfg.clone(), epoch.elapsed());
-
-    let mut mcfg = MslConfig::new(id, incarnation, msl_link.info().mac);
-    mcfg.name = cfg.server.name_field();
-    mcfg.heartbeat_interval = cfg.msl.heartbeat();
-    mcfg.silent_after_missed = cfg.msl.silent_after;
-    mcfg.key = cfg.msl.key;
-    mcfg.priority = cfg.server.priority;
-    mcfg.role = role.role();
-    mcfg.flags = role.flags();
-    mcfg.history = role.history().iter().copied().collect();
-    mcfg.tracked_since = role.config().tracked_since;
+    let mcfg = cfg.msl_config(incarnation, msl_link.info().mac, &role);
     // The driver's clock starts a few µs after `epoch`: MSL times read as plane times are
     // early by that much, which only makes an MSL silence look a little longer.
     let (msl, msl_rx) = crate::msl::driver::spawn(msl_link, mcfg, DriverOptions::default())
         .context("starting the MSL driver")?;
 
-    let mut bcfg = BeaconConfig::new(id, incarnation);
-    bcfg.name = cfg.server.name_field();
-    bcfg.interval = cfg.beacon.interval();
-    bcfg.silent_after = cfg.beacon.silent_after;
-    bcfg.key = cfg.msl.key;
-    let mut hadapters = Vec::with_capacity(lans.len());
-    let mut ifindex = Vec::with_capacity(lans.len());
-    let mut names = Vec::with_capacity(lans.len());
-    for (pos, (link, l)) in lans.iter().zip(&cfg.lan).enumerate() {
-        let index = u8::try_from(pos).map_err(|_| anyhow!("too many LAN adapters"))?;
-        let mac = link.info().mac;
-        bcfg.adapters.push(BeaconAdapter {
-            index,
-            mac,
-            net: l.net,
-            framing: l.framing,
-            peer_mac: None,
-        });
-        hadapters.push(HealthAdapter {
-            index,
-            mac,
-            framing: l.framing,
-            net: l.net,
-        });
-        ifindex.push(link.info().index);
-        names.push(l.interface.clone());
-    }
-    let now = epoch.elapsed();
-    let beacon = Beacon::new(bcfg, now).context("configuring the state packets")?;
-    let hcfg = HealthConfig {
-        peer_fresh: cfg
-            .beacon
-            .interval()
-            .saturating_mul(cfg.beacon.silent_after),
-        ..HealthConfig::default()
-    };
-    let health = Health::new(hcfg, &hadapters, now);
-    let comparator = FunctionalComparator::new(ComparatorConfig::default());
+    let macs: Vec<_> = lans.iter().map(|l| l.info().mac).collect();
+    let pcfg = cfg
+        .plane_config(incarnation, &macs)
+        .ok_or_else(|| anyhow!("too many LAN adapters"))?;
+    let ifindex: Vec<_> = lans.iter().map(|l| l.info().index).collect();
+    let names: Vec<String> = cfg.lan.iter().map(|l| l.interface.clone()).collect();
 
     let (service, recorder): (Box<dyn Service>, _) = match opts.service {
         Some(s) => (s, None),
@@ -325,19 +281,23 @@ pub fn start_with(cfg: NodeConfig, opts: StartOptions) -> anyhow::Result<NodeHan
                 lan.join(", ")
             ),
         );
+        if realtime == Some(false) {
+            l.message(
+                SystemTime::now(),
+                crate::role::Severity::Warning,
+                &format!(
+                    "real-time priority {} not permitted (needs CAP_SYS_NICE or \
+                     LimitRTPRIO={}): running at nice {CONTROL_PLANE_NICE}; under heavy CPU \
+                     load heartbeats may be late enough to fail over",
+                    cfg.server.rt_priority, cfg.server.rt_priority
+                ),
+            );
+        }
     }
-    let plane = Plane::new(
-        beacon,
-        health,
-        comparator,
-        role,
-        msl,
-        service,
-        log,
-        std::time::Duration::ZERO,
-        cfg.server.priority,
-        cfg.engine.net,
-    );
+    // The same composition as the simulator's (`Plane::assemble`); its role machine is
+    // made again on the control-plane thread right before the loop.
+    let plane = Plane::assemble(&pcfg, service, epoch.elapsed())
+        .context("configuring the state packets")?;
     let initial: Vec<_> = lans
         .iter_mut()
         .enumerate()
@@ -375,7 +335,7 @@ pub fn start_with(cfg: NodeConfig, opts: StartOptions) -> anyhow::Result<NodeHan
                 (rcfg, initial),
                 (lans, ifindex),
                 watcher,
-                msl_rx,
+                (msl, msl_rx, log),
                 ctx,
             )
         })
@@ -410,7 +370,11 @@ fn node_thread(
     (rcfg, initial): (RoleConfig, Vec<(usize, crate::link::LinkStatus)>),
     (lans, ifindex): (Vec<RawLink>, Vec<u32>),
     watcher: LinkWatcher,
-    msl_rx: crate::msl::driver::MslReceiver,
+    (msl, msl_rx, log): (
+        crate::msl::driver::MslHandle,
+        crate::msl::driver::MslReceiver,
+        Option<AdminLog>,
+    ),
     ctx: Ctx,
 ) -> Exit {
     // Without CAP_SYS_NICE (tests as a user) the thread keeps the process's priority.
@@ -428,6 +392,8 @@ fn node_thread(
                 watcher: AsyncLinkWatcher::new(watcher).ok(),
                 ifindex,
                 msl_rx,
+                msl,
+                log,
             };
             for l in lans {
                 match AsyncRawLink::new(l) {
@@ -460,7 +426,9 @@ fn node_thread(
 
 /// The control socket's thread: serves until asked to stop.
 fn control_thread(server: ControlServer, published: Arc<Published>, stop: Arc<Stop>) {
-    // Status requests are not urgent: back to the default priority (always permitted).
+    // Status requests are not urgent: back to the normal scheduler and the default
+    // priority (always permitted).
+    set_thread_realtime(0);
     set_thread_nice(0);
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()

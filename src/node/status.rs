@@ -8,9 +8,9 @@
 //!  "serving":true,"advertising":true,"tracking":false,
 //!  "peer":{"id":2,"name":"SFT-B","incarnation":1764037801000000000},"generation":7,
 //!  "adapters":[{"name":"eth0","index":0,"carrier":true,"oper":"up","score":1000,
-//!               "working":true,"peer_heard_ms_ago":3}],
+//!               "working":true,"peer_heard_ms_ago":3,"peer_longest_gap_us":5210}],
 //!  "msl":{"state":"up","srtt_us":41,"retransmits":0,"frames_sent":5120,
-//!         "frames_received":5118,"dropped":0},
+//!         "frames_received":5118,"dropped":0,"longest_gap_us":5180},
 //!  "last_decision":{"reason":"servers are mirrored","at":"2026-11-25T02:30:00.123456Z"}}
 //! ```
 //!
@@ -19,6 +19,11 @@
 //! `mirrored-secondary`, `unmirrored-primary`, `shut-down`, `halted`) and `state_reason` says
 //! why for the last two (`msl-failed`, `handed-over`, `operator`; `diverged`,
 //! `inconsistent-disk`).
+//!
+//! The gaps (`peer_longest_gap_us` per adapter, `msl.longest_gap_us`) are the longest
+//! interval seen between two consecutive valid heartbeats on that path since the daemon
+//! started (for a LAN path, within one incarnation of the peer): how close each path came
+//! to being declared silent (4 intervals, 20 ms by default).
 
 use core::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -54,6 +59,9 @@ pub struct AdapterSnapshot {
     pub working: bool,
     /// Time since the peer's last state packet on it (`None`: never heard).
     pub peer_heard_ms_ago: Option<u64>,
+    /// The longest interval between two of the peer's state packets on it, µs (`None`:
+    /// fewer than two heard).
+    pub peer_longest_gap_us: Option<u64>,
 }
 
 /// The MSL's state and counters.
@@ -71,6 +79,8 @@ pub struct MslSnapshot {
     pub frames_received: u64,
     /// Frames dropped (invalid, unauthenticated, stale, or refused by the kernel).
     pub dropped: u64,
+    /// The longest interval between two valid frames of a session, µs (0: none yet).
+    pub longest_gap_us: u64,
 }
 
 /// The role machine's last decision.
@@ -209,27 +219,29 @@ impl StatusSnapshot {
             let _ = write!(
                 s,
                 "{{\"name\":{},\"index\":{},\"carrier\":{},\"oper\":{},\"score\":{},\
-                 \"working\":{},\"peer_heard_ms_ago\":{}}}",
+                 \"working\":{},\"peer_heard_ms_ago\":{},\"peer_longest_gap_us\":{}}}",
                 json_str(&a.name),
                 a.index,
                 a.carrier,
                 json_str(&a.oper),
                 a.score,
                 a.working,
-                opt_num(a.peer_heard_ms_ago)
+                opt_num(a.peer_heard_ms_ago),
+                opt_num(a.peer_longest_gap_us)
             );
         }
         let m = &self.msl;
         let _ = write!(
             s,
             "],\"msl\":{{\"state\":{},\"srtt_us\":{},\"retransmits\":{},\"frames_sent\":{},\
-             \"frames_received\":{},\"dropped\":{}}}",
+             \"frames_received\":{},\"dropped\":{},\"longest_gap_us\":{}}}",
             json_str(&m.state),
             opt_num(m.srtt_us),
             m.retransmits,
             m.frames_sent,
             m.frames_received,
-            m.dropped
+            m.dropped,
+            m.longest_gap_us
         );
         match &self.last_decision {
             None => s.push_str(",\"last_decision\":null}"),
@@ -291,13 +303,20 @@ impl StatusSnapshot {
         }
         let _ = writeln!(
             s,
-            ", sent {}, received {}, retransmits {}, dropped {}",
-            m.frames_sent, m.frames_received, m.retransmits, m.dropped
+            ", sent {}, received {}, retransmits {}, dropped {}, longest gap {}",
+            m.frames_sent,
+            m.frames_received,
+            m.retransmits,
+            m.dropped,
+            gap_text(Some(m.longest_gap_us).filter(|&us| us > 0))
         );
         s.push_str("adapters\n");
         for a in &self.adapters {
             let heard = match a.peer_heard_ms_ago {
-                Some(ms) => format!("peer heard {ms} ms ago"),
+                Some(ms) => format!(
+                    "peer heard {ms} ms ago, longest gap {}",
+                    gap_text(a.peer_longest_gap_us)
+                ),
                 None => "peer never heard".to_string(),
             };
             let _ = writeln!(
@@ -320,6 +339,14 @@ impl StatusSnapshot {
         }
         s
     }
+}
+
+/// A gap in µs as `1.234 ms` (`none` when unknown).
+fn gap_text(us: Option<u64>) -> String {
+    us.map_or_else(
+        || "none".to_string(),
+        |us| format!("{}.{:03} ms", us / 1000, us % 1000),
+    )
 }
 
 fn yes(b: bool) -> &'static str {

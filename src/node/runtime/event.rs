@@ -9,9 +9,11 @@
 //! | rtnetlink link change | [`Plane::lan_link`] for the adapter it names |
 //! | the cores' next timer, or the 100 ms tick | timers; counters from sysfs; own health; snapshot |
 //!
-//! and after each wake-up sends every state packet and probe that is due. Nothing here
-//! blocks but the wait itself, and nothing allocates per frame but the role machine's
-//! inputs.
+//! and after each wake-up sends what the plane produced: the MSL messages it queued
+//! ([`Plane::poll_msl_message`]) into the MSL driver, its notices ([`Plane::poll_notice`])
+//! to the console and the admin log with the wall-clock time, and every state packet and
+//! probe that is due. The plane itself does no I/O. Nothing here blocks but the wait
+//! itself, and nothing allocates per frame but the role machine's inputs.
 //!
 //! **Clean shutdown** (stop request or signal): the role machine is told
 //! `Command::Shutdown` (it withdraws, stops serving and gives the final notice), one last
@@ -26,15 +28,16 @@ use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Notify;
 
 use crate::beacon::MAX_FRAME_LEN;
 use crate::link::raw::AsyncLinkWatcher;
 use crate::link::{AsyncRawLink, Link, RxMeta};
-use crate::msl::driver::{DriverEvent, MslReceiver};
+use crate::msl::driver::{DriverEvent, MslHandle, MslReceiver};
 use crate::msl::CloseReason;
+use crate::node::log::AdminLog;
 use crate::node::status::StatusSnapshot;
 use crate::role::{Command, Input};
 
@@ -92,6 +95,10 @@ pub(super) struct Io {
     /// Kernel interface index of each LAN adapter, by position.
     pub ifindex: Vec<u32>,
     pub msl_rx: MslReceiver,
+    /// Where the plane's MSL messages go.
+    pub msl: MslHandle,
+    /// Where its notices go (`None`: stderr only).
+    pub log: Option<AdminLog>,
 }
 
 /// Everything else the loop needs.
@@ -120,14 +127,16 @@ pub(super) async fn run(mut plane: Plane, mut io: Io, ctx: Ctx) -> Exit {
                 sample_counters(&mut plane, &ctx, now);
             }
             plane.tick(now);
+            plane.msl_drops(now, &io.msl.status().counters.dropped);
             next_tick = now + TICK;
             published = None;
         }
+        drain(&mut plane, &mut io);
         send_due(&mut plane, &mut io, &mut tx, now);
         // Every tick and after every decision: `sft3 status` is at most 100 ms old, and
         // never misses a decision.
         if published != Some(plane.decisions) {
-            publish(&plane, &ctx, now);
+            publish(&plane, &io, &ctx, now);
             published = Some(plane.decisions);
         }
         if let Some(e) = plane.exit {
@@ -231,18 +240,31 @@ pub(super) async fn run(mut plane: Plane, mut io: Io, ctx: Ctx) -> Exit {
 
 /// Sends every due state packet (with fresh local state) and probe.
 fn send_due(plane: &mut Plane, io: &mut Io, tx: &mut [u8], now: Duration) {
-    if plane.beacon.poll_timeout().is_some_and(|t| t <= now) {
-        plane.refresh_local(now);
-        while let Some((index, len)) = plane.beacon.poll_transmit(now, tx) {
-            if let (Some(l), Some(f)) = (io.lans.get_mut(index as usize), tx.get(..len)) {
-                // A full send buffer loses this packet; the next goes an interval later.
-                let _ = l.get_mut().send(f);
-            }
+    let lans = &mut io.lans;
+    plane.transmit_due(now, tx, |pos, f| {
+        if let Some(l) = lans.get_mut(pos) {
+            // A full send buffer loses this packet; the next goes an interval later.
+            let _ = l.get_mut().send(f);
+        }
+    });
+}
+
+/// Carries out what the plane queued: the handshake's announcement and MSL messages into
+/// the driver, notices to the console and the log file (stamped with the wall-clock time
+/// now).
+fn drain(plane: &mut Plane, io: &mut Io) {
+    if let Some(a) = plane.poll_announcement() {
+        io.msl.with_core(|c| c.set_announcement(a));
+    }
+    while let Some((priority, m)) = plane.poll_msl_message() {
+        if io.msl.send(priority, m).is_err() {
+            plane.msl_send_errors += 1;
         }
     }
-    while let Some(p) = plane.health.poll_probe(now) {
-        if let Some(l) = io.lans.get_mut(p.adapter) {
-            let _ = l.get_mut().send(&p.frame);
+    while let Some(n) = plane.poll_notice() {
+        match io.log.as_mut() {
+            Some(log) => log.notice(SystemTime::now(), &n),
+            None => eprintln!("{n}"),
         }
     }
 }
@@ -255,9 +277,9 @@ fn sample_counters(plane: &mut Plane, ctx: &Ctx, now: Duration) {
     }
 }
 
-fn publish(plane: &Plane, ctx: &Ctx, now: Duration) {
+fn publish(plane: &Plane, io: &Io, ctx: &Ctx, now: Duration) {
     let log = ctx.service_log.as_ref().map(|f| f());
-    let snap = snapshot::build(&ctx.identity, plane, log, now);
+    let snap = snapshot::build(&ctx.identity, plane, &io.msl.status(), log, now);
     *ctx.published
         .snapshot
         .lock()
@@ -279,15 +301,15 @@ fn shutdown(plane: &mut Plane, io: &mut Io, tx: &mut [u8], ctx: &Ctx, exit: Exit
         plane.tick(now);
         plane.exit = None;
     }
+    drain(plane, io);
     // One last round of state packets: the peer sees the final role at once.
-    plane.refresh_local(now);
     force_state_round(plane, io, tx, now);
-    flush_control(plane);
-    let _ = plane.msl.shutdown(CloseReason::SHUTDOWN);
-    publish(plane, ctx, ctx.epoch.elapsed());
-    if let Some(log) = plane.log.as_mut() {
+    flush_control(io);
+    let _ = io.msl.shutdown(CloseReason::SHUTDOWN);
+    publish(plane, io, ctx, ctx.epoch.elapsed());
+    if let Some(log) = io.log.as_mut() {
         log.info(
-            std::time::SystemTime::now(),
+            SystemTime::now(),
             &format!("sft3 stopped: {exit:?}, state {:?}", plane.role.state()),
         );
     }
@@ -296,10 +318,10 @@ fn shutdown(plane: &mut Plane, io: &mut Io, tx: &mut [u8], ctx: &Ctx, exit: Exit
 /// Waits (at most [`FLUSH_LIMIT`]) until the peer acknowledged every queued control
 /// message: the close must not overtake the last role message (the switch-over's
 /// release), or the peer would read a shutdown where a release was meant.
-fn flush_control(plane: &Plane) {
+fn flush_control(io: &Io) {
     let t0 = Instant::now();
     while t0.elapsed() < FLUSH_LIMIT {
-        let st = plane.msl.status();
+        let st = io.msl.status();
         if st.state != crate::msl::MslState::Up || st.queued[0] == 0 {
             return;
         }
@@ -312,11 +334,10 @@ const FLUSH_LIMIT: Duration = Duration::from_millis(50);
 
 /// Sends one state packet on every adapter now, whatever the schedule.
 fn force_state_round(plane: &mut Plane, io: &mut Io, tx: &mut [u8], now: Duration) {
-    // The beacon sends each adapter's packet when due; an interval from now all are.
-    let later = now + plane.beacon.config().interval;
-    while let Some((index, len)) = plane.beacon.poll_transmit(later, tx) {
-        if let (Some(l), Some(f)) = (io.lans.get_mut(index as usize), tx.get(..len)) {
+    let lans = &mut io.lans;
+    plane.transmit_final_round(now, tx, |pos, f| {
+        if let Some(l) = lans.get_mut(pos) {
             let _ = l.get_mut().send(f);
         }
-    }
+    });
 }

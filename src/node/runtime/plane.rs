@@ -1,6 +1,22 @@
-//! [`Plane`]: the control plane's state and decisions, without I/O. The event loop
-//! (`event.rs`) feeds it frames, link changes, MSL events and timers, and sends what it
-//! returns; this file translates between the cores:
+//! [`Plane`]: one server's control plane (state packets, adapter health, the functional
+//! comparator, the role machine), sans-IO. It never reads a clock, touches a socket or
+//! writes a file: the daemon's event loop (`event.rs`), the simulator ([`crate::sim`]) and
+//! replays feed it frames, link changes, MSL events and timers with `now` (a [`Duration`]
+//! since the driver's epoch), and drain what it produces:
+//!
+//! | output | drain with | the daemon does |
+//! |---|---|---|
+//! | LAN frames (state packets, probes) | [`Plane::transmit_due`] | sends them on the adapter |
+//! | MSL control messages (role messages, the adapter summary) | [`Plane::poll_msl_message`] | [`MslHandle::send`](crate::msl::driver::MslHandle::send) |
+//! | admin notices | [`Plane::poll_notice`] | console and log file, with the wall-clock time |
+//! | the MSL handshake's announcement, when it changed | [`Plane::poll_announcement`] | `Msl::set_announcement` |
+//! | service calls | the [`Service`] given to [`Plane::new`] | |
+//! | the end of the server | [`Plane::exit`] | shuts down cleanly |
+//!
+//! Call order of a driver: feed news ([`Plane::lan_frame`], [`Plane::lan_link`],
+//! [`Plane::msl_event`], [`Plane::lan_counters`]); run [`Plane::timers`] at
+//! [`Plane::next_deadline`] and [`Plane::tick`] every [`TICK`]; after each call drain the
+//! outputs. This file translates between the cores:
 //!
 //! | news | goes to | role input |
 //! |---|---|---|
@@ -10,6 +26,7 @@
 //! | the peer's summary (each accepted state packet) | comparator | `PeerMoreFunctional` when the verdict flips |
 //! | MSL `Up` / `Silent` / `Recovered` / `Restarted` / `Refused` / `Closed` | beacon peer id | `MslUp` (role and flags from the peer's state packets, see `try_msl_up`) / `MslSilent` / `MslRecovered` / `MslRestarted` / `MslRefused` / `MslSilent` |
 //! | MSL adapter without carrier | | `MslCarrierLost` |
+//! | MSL carrier back before the core reported a silence | | `MslRecovered` |
 //! | MSL control message | | `PeerMessage` |
 //! | MSL adapter summary ([`SUMMARY_TAG`], every 100 ms) | comparator | `PeerMoreFunctional` when the verdict flips |
 //!
@@ -17,26 +34,34 @@
 //! class). A peer's clean close counts as the MSL falling silent now: the LAN then tells a
 //! dead peer (its state packets stop) from a broken MSL.
 
+mod assemble;
+mod auth;
+mod output;
+mod summary;
+
 use std::collections::VecDeque;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::beacon::{Beacon, BeaconEvent, LocalState};
-use crate::health::{FunctionalComparator, Health, Summary, Verdict};
+use crate::health::{FunctionalComparator, Health, Heard, Summary, Verdict};
 use crate::link::LinkStatus;
-use crate::msl::driver::{DriverEvent, MslHandle};
-use crate::msl::{CloseReason, MslEvent, PeerInfo, Priority};
-use crate::node::log::AdminLog;
+use crate::msl::driver::DriverEvent;
+use crate::msl::{Announcement, CloseReason, MslEvent, PeerInfo, Priority};
 use crate::role::{
-    Action, Input, LanPath, LanView, Notice, OwnHealth, PeerStatus, ResyncProgress, RoleMachine,
-    RoleMessage, ShutdownReason,
+    Action, Input, LanPath, LanView, Notice, OwnHealth, ResyncProgress, RoleMachine, RoleMessage,
+    ShutdownReason,
 };
 use crate::wire::addr::Net;
-use crate::wire::state::{MslLinkState, StateRepr};
+use crate::wire::state::MslLinkState;
+
+pub use assemble::PlaneConfig;
+use summary::peer_status;
+pub use summary::{decode_summary, encode_summary, SUMMARY_TAG};
 
 use super::service::{ResyncStart, Service};
 
 /// How often counters are sampled, own health re-fed and the status snapshot published.
-pub(super) const TICK: Duration = Duration::from_millis(100);
+pub const TICK: Duration = Duration::from_millis(100);
 
 /// Why the control plane stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +76,7 @@ pub enum Exit {
 
 /// The MSL as the plane last saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum MslSeen {
+pub enum MslSeen {
     /// No session yet.
     Down,
     /// Frames arrive.
@@ -60,36 +85,50 @@ pub(super) enum MslSeen {
     Silent(Duration),
 }
 
-/// The control plane's state.
-pub(super) struct Plane {
+/// One server's control plane, sans-IO (see the module documentation).
+pub struct Plane {
+    /// State packets: sending, the per-adapter view of the peer.
     pub beacon: Beacon,
+    /// Own adapter health.
     pub health: Health,
+    /// "More functional" (scenario 4).
     pub comparator: FunctionalComparator,
+    /// The role machine.
     pub role: RoleMachine,
-    pub msl: MslHandle,
+    /// What the role actions drive.
     pub service: Box<dyn Service>,
-    pub log: Option<AdminLog>,
     /// Plane time of the MSL driver's epoch (MSL event times are on the driver's clock).
     pub msl_offset: Duration,
+    /// Tie-break priority (announced in state packets).
     pub priority: u8,
+    /// The engine's internal network (announced in state packets).
     pub engine_net: Net,
+    /// The MSL session as last reported.
     pub msl_seen: MslSeen,
+    /// The MSL adapter has carrier.
     pub msl_carrier: bool,
+    /// The peer of the current or last MSL session.
     pub peer: Option<PeerInfo>,
     /// Beacon packets accepted so far (a rise means a state packet arrived).
     lan_received: u64,
     sent_health: Option<(bool, u8)>,
     sent_verdict: Option<bool>,
     inputs: VecDeque<Input>,
-    /// The last decision: notice line and wall-clock time.
-    pub last_decision: Option<(String, SystemTime)>,
+    /// MSL control messages to send, oldest first.
+    msl_out: VecDeque<(Priority, Vec<u8>)>,
+    /// Notices to write, oldest first.
+    notices_out: VecDeque<Notice>,
+    /// The last decision: notice line and plane time.
+    pub last_decision: Option<(String, Duration)>,
     /// Recent notices (newest last, at most [`MAX_NOTICES`]).
     pub notices: VecDeque<String>,
+    /// Set once the role machine ended this server (shut down, restart as secondary).
     pub exit: Option<Exit>,
+    /// MSL messages the driver could not queue (counted by the driver's loop).
     pub msl_send_errors: u64,
     /// Notices given so far.
     pub decisions: u64,
-    /// LAN receive errors (other than an adapter going down).
+    /// LAN receive errors (other than an adapter going down; counted by the driver).
     pub lan_rx_errors: u64,
     /// An MSL session up, not yet told to the role machine, and until when it may wait.
     pending_up: Option<(PeerInfo, Duration)>,
@@ -97,57 +136,32 @@ pub(super) struct Plane {
     held: Vec<Input>,
     /// When the role machine's timers last ran.
     role_handled: Option<Duration>,
-}
-
-/// The role machine's view of a state packet.
-fn peer_status(st: &StateRepr) -> PeerStatus {
-    PeerStatus {
-        server_id: st.server_id,
-        incarnation: st.incarnation,
-        role: st.role,
-        flags: st.flags,
-        generation: st.generation,
-        priority: st.priority,
-    }
-}
-
-/// First byte of the node's own MSL control message, the adapter summary (role messages
-/// use 1 to 6): `[0x80, adapters, working, total score (u32, big-endian)]`. It lets a
-/// server whose every LAN adapter failed still learn that its peer is more functional
-/// (scenario 4), since it no longer hears the peer's state packets.
-pub(super) const SUMMARY_TAG: u8 = 0x80;
-
-/// The summary message.
-pub(super) fn encode_summary(s: &Summary) -> [u8; 7] {
-    let t = s.total_score.to_be_bytes();
-    [SUMMARY_TAG, s.adapters, s.working, t[0], t[1], t[2], t[3]]
-}
-
-/// A summary message, or `None` for anything else.
-pub(super) fn decode_summary(b: &[u8]) -> Option<Summary> {
-    match *b {
-        [SUMMARY_TAG, adapters, working, t0, t1, t2, t3] => Some(Summary {
-            adapters,
-            working,
-            total_score: u32::from_be_bytes([t0, t1, t2, t3]),
-        }),
-        _ => None,
-    }
+    /// The MSL counts as silent because its carrier went, not because the core said so.
+    carrier_silenced: bool,
+    /// What the MSL handshake was last told to announce.
+    announced: Option<Announcement>,
+    /// The peer incarnation the core already reported as a restart.
+    restart_told: Option<u64>,
+    /// Authentication failures already reported.
+    auth: auth::AuthWatch,
+    /// Role and flags of the last state packet round (a change sends a round at once).
+    round_role: Option<(crate::wire::state::Role, crate::wire::state::StateFlags)>,
 }
 
 /// Notices kept for [`NodeHandle::notices`](super::NodeHandle::notices).
-pub(super) const MAX_NOTICES: usize = 256;
+pub const MAX_NOTICES: usize = 256;
 
 impl Plane {
+    /// A plane over its cores. `role` should be made right before the first call (its
+    /// stall fence counts every gap between calls); feed each adapter's link status
+    /// ([`Plane::lan_link`]) and run a first [`Plane::tick`] at start.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         beacon: Beacon,
         health: Health,
         comparator: FunctionalComparator,
         role: RoleMachine,
-        msl: MslHandle,
         service: Box<dyn Service>,
-        log: Option<AdminLog>,
         msl_offset: Duration,
         priority: u8,
         engine_net: Net,
@@ -157,9 +171,7 @@ impl Plane {
             health,
             comparator,
             role,
-            msl,
             service,
-            log,
             msl_offset,
             priority,
             engine_net,
@@ -170,6 +182,8 @@ impl Plane {
             sent_health: None,
             sent_verdict: None,
             inputs: VecDeque::new(),
+            msl_out: VecDeque::new(),
+            notices_out: VecDeque::new(),
             last_decision: None,
             notices: VecDeque::new(),
             exit: None,
@@ -178,7 +192,12 @@ impl Plane {
             role_handled: None,
             pending_up: None,
             held: Vec::new(),
+            carrier_silenced: false,
+            announced: None,
+            restart_told: None,
             lan_rx_errors: 0,
+            auth: auth::AuthWatch::default(),
+            round_role: None,
         }
     }
 
@@ -200,18 +219,27 @@ impl Plane {
                 let summary = Summary::from_state(s);
                 self.comparator.handle_peer(now, summary);
             }
-            self.drain_beacon(now);
             // Every packet, not only changes: what the machine knows of the peer may have
-            // been overwritten since (by an MSL hello).
+            // been overwritten since (by an MSL hello). Before the path news: a restarted
+            // process's first packet must replace the dead one's "serving" before a path
+            // up makes the machine look for a second primary.
             if let Some(st) = self.beacon.peer_state() {
                 self.inputs.push_back(Input::PeerState(peer_status(st)));
             }
+            self.drain_beacon(now);
             self.inputs.push_back(Input::Lan(self.lan_view(now)));
             self.try_msl_up(now, false);
         } else {
             // Anything else IPX is evidence about the segment (stations, probe answers).
-            let _ = self.health.handle_frame(now, pos, frame);
+            let heard = self.health.handle_frame(now, pos, frame);
             self.drain_beacon(now);
+            // A station heard can end isolation (scenario 5): tell the role machine now,
+            // not at the next tick, or a decision due meanwhile uses stale evidence.
+            if matches!(heard, Ok(Heard::Station { .. }))
+                && self.sent_health.is_some_and(|(hears, _)| !hears)
+            {
+                self.own_health(now);
+            }
         }
         self.after(now);
     }
@@ -220,6 +248,12 @@ impl Plane {
     pub fn lan_link(&mut self, now: Duration, pos: usize, status: LinkStatus) {
         self.health.handle_link(now, pos, status);
         self.own_health(now);
+        self.after(now);
+    }
+
+    /// An operator command (`sft3` console), decided at once.
+    pub fn command(&mut self, now: Duration, c: crate::role::Command) {
+        self.inputs.push_back(Input::Command(c));
         self.after(now);
     }
 
@@ -238,7 +272,15 @@ impl Plane {
                     self.inputs.push_back(Input::MslCarrierLost);
                     if self.msl_seen == MslSeen::Up {
                         self.msl_seen = MslSeen::Silent(now);
+                        self.carrier_silenced = true;
                     }
+                } else if !self.msl_carrier && carrier && self.carrier_silenced {
+                    // Carrier back before the MSL core noticed any silence: its session
+                    // never broke, so it reports no recovery; say it here (if frames do
+                    // not flow, the core reports the silence next).
+                    self.carrier_silenced = false;
+                    self.msl_seen = MslSeen::Up;
+                    self.inputs.push_back(Input::MslRecovered);
                 }
                 self.msl_carrier = carrier;
             }
@@ -258,6 +300,10 @@ impl Plane {
     }
 
     fn msl_core_event(&mut self, now: Duration, ev: MslEvent) {
+        if !matches!(ev, MslEvent::Delivered { .. } | MslEvent::Lost { .. }) {
+            // The core's own word on the session replaces the carrier's.
+            self.carrier_silenced = false;
+        }
         // Whatever else the MSL says comes after the session it belongs to (messages wait
         // with it: they may only make sense once the peer's role is known).
         if !matches!(ev, MslEvent::Up { .. } | MslEvent::Delivered { .. }) {
@@ -294,13 +340,17 @@ impl Plane {
             MslEvent::Silent { since, .. } => {
                 let since = since.saturating_add(self.msl_offset).min(now);
                 self.msl_seen = MslSeen::Silent(since);
+                self.peer_unheard();
                 self.inputs.push_back(Input::MslSilent { since });
             }
             MslEvent::Recovered { .. } => {
                 self.msl_seen = MslSeen::Up;
                 self.inputs.push_back(Input::MslRecovered);
             }
-            MslEvent::Restarted { .. } => {
+            MslEvent::Restarted {
+                new_incarnation, ..
+            } => {
+                self.restart_told = Some(new_incarnation);
                 self.msl_seen = MslSeen::Down;
                 self.comparator.forget_peer();
                 self.inputs.push_back(Input::MslRestarted);
@@ -319,7 +369,8 @@ impl Plane {
                     self.inputs.push_back(Input::MslSilent { since: now });
                 }
             }
-            MslEvent::Lost { .. } | MslEvent::AuthFailing { .. } => {}
+            MslEvent::AuthFailing { count } => self.msl_auth_failing(now, count),
+            MslEvent::Lost { .. } => {}
         }
     }
 
@@ -354,6 +405,18 @@ impl Plane {
             peer.handshake.flags = st.flags;
             peer.handshake.priority = st.priority;
         }
+        // A new process of the peer after its session had closed (it stopped, then
+        // started again): the core reports a plain `Up`, not `Restarted`, but the role
+        // machine must know the process it knew is gone (a secondary takes over from a
+        // primary that came back as a starting server).
+        let restarted = self.peer.as_ref().is_some_and(|old| {
+            old.handshake.server_id == peer.handshake.server_id
+                && old.incarnation != peer.incarnation
+        });
+        if restarted && self.restart_told != Some(peer.incarnation) {
+            self.inputs.push_back(Input::MslRestarted);
+        }
+        self.restart_told = None;
         self.inputs.push_back(Input::MslUp {
             incarnation: peer.incarnation,
             handshake: peer.handshake.clone(),
@@ -403,11 +466,10 @@ impl Plane {
     /// MSL, then decisions.
     pub fn tick(&mut self, now: Duration) {
         self.own_health(now);
+        self.watch_lan_auth(now);
         if self.msl_seen == MslSeen::Up {
             let m = encode_summary(&self.health.summary(now));
-            if self.msl.send(Priority::Control, m.to_vec()).is_err() {
-                self.msl_send_errors += 1;
-            }
+            self.msl_out.push_back((Priority::Control, m.to_vec()));
         }
         self.role.handle_timeout(now);
         self.role_handled = Some(now);
@@ -474,6 +536,16 @@ impl Plane {
         }
         if paths_changed {
             self.inputs.push_back(Input::Lan(self.lan_view(now)));
+            self.peer_unheard();
+        }
+    }
+
+    /// With the MSL not up and every LAN path silent, the peer's last summary is stale:
+    /// our own score lost its "hears the peer" part while the peer's still has it, which
+    /// would read as "peer more functional" (scenario 4) for its whole `peer_max_age`.
+    fn peer_unheard(&mut self) {
+        if self.msl_seen != MslSeen::Up && !self.beacon.any_path_up() {
+            self.comparator.forget_peer();
         }
     }
 
@@ -509,7 +581,7 @@ impl Plane {
         // Bounded: a machine that kept answering itself would be a bug, not a reason to hang.
         for _ in 0..64 {
             while let Some(a) = self.role.poll_action() {
-                self.act(now, a);
+                self.act(a);
             }
             let Some(input) = self.inputs.pop_front() else {
                 break;
@@ -518,7 +590,7 @@ impl Plane {
         }
     }
 
-    fn act(&mut self, now: Duration, a: Action) {
+    fn act(&mut self, a: Action) {
         match a {
             Action::StartServing => self.service.start_serving(),
             Action::StopServing => self.service.stop_serving(),
@@ -541,65 +613,10 @@ impl Plane {
                 self.exit.get_or_insert(Exit::RestartAsSecondary);
             }
             Action::SendToPeer(m) => {
-                if self
-                    .msl
-                    .send(Priority::Control, m.encode().as_slice().to_vec())
-                    .is_err()
-                {
-                    self.msl_send_errors += 1;
-                }
+                self.msl_out
+                    .push_back((Priority::Control, m.encode().as_slice().to_vec()));
             }
-            Action::Notify(n) => {
-                let _ = now;
-                self.notify(n);
-            }
-        }
-    }
-
-    /// A notice to the console, the log file and the status.
-    pub fn notify(&mut self, n: Notice) {
-        let wall = SystemTime::now();
-        match self.log.as_mut() {
-            Some(log) => log.notice(wall, &n),
-            None => eprintln!("{n}"),
-        }
-        let line = if n.evidence.is_empty() {
-            n.text.to_string()
-        } else {
-            format!("{} ({})", n.text, n.evidence)
-        };
-        if self.notices.len() >= MAX_NOTICES {
-            self.notices.pop_front();
-        }
-        self.notices.push_back(line.clone());
-        self.last_decision = Some((line, wall));
-        self.decisions += 1;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summary_message_round_trips_and_never_reads_as_a_role_message() {
-        let s = Summary {
-            adapters: 3,
-            working: 2,
-            total_score: 0x0102_0304,
-        };
-        let m = encode_summary(&s);
-        assert_eq!(decode_summary(&m), Some(s));
-        assert_eq!(RoleMessage::decode(&m), None);
-        for cut in 0..m.len() {
-            assert_eq!(decode_summary(&m[..cut]), None);
-        }
-        for msg in [
-            RoleMessage::HandoverRequest,
-            RoleMessage::Released,
-            RoleMessage::SurvivorChosen { server_id: 7 },
-        ] {
-            assert_eq!(decode_summary(&msg.encode()), None);
+            Action::Notify(n) => self.notify(n),
         }
     }
 }

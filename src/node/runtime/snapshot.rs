@@ -23,10 +23,11 @@ pub(super) struct Identity {
     pub adapters: Vec<String>,
 }
 
-/// The snapshot at `now`.
+/// The snapshot at `now` (`msl_status`: the MSL driver's, which the plane does not hold).
 pub(super) fn build(
     id: &Identity,
     plane: &Plane,
+    msl_status: &DriverStatus,
     service: Option<ServiceLog>,
     now: Duration,
 ) -> StatusSnapshot {
@@ -63,15 +64,19 @@ pub(super) fn build(
             peer_heard_ms_ago: path
                 .and_then(|p| p.last_heard)
                 .map(|t| now.saturating_sub(t).as_millis() as u64),
+            peer_longest_gap_us: path
+                .filter(|p| p.packets >= 2)
+                .map(|p| p.longest_gap.as_micros() as u64),
         });
     }
-    s.msl = msl(&plane.msl.status());
+    s.msl = msl(msl_status);
     s.last_decision = plane
         .last_decision
         .as_ref()
         .map(|(reason, at)| DecisionSnapshot {
             reason: reason.clone(),
-            at: *at,
+            // Plane time to wall-clock time.
+            at: std::time::SystemTime::now() - now.saturating_sub(*at),
         });
     s
 }
@@ -116,6 +121,7 @@ fn msl(st: &DriverStatus) -> MslSnapshot {
         frames_sent: c.frames_sent,
         frames_received: c.frames_received,
         dropped: c.dropped.total() + st.tx_dropped,
+        longest_gap_us: c.longest_rx_gap.as_micros() as u64,
     }
 }
 

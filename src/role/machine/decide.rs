@@ -353,12 +353,12 @@ impl RoleMachine {
 
     fn decide_primary(&mut self, now: Duration) {
         // Two primaries (a healed partition): the tie-break loser stops, never merging.
+        // Either witness: the MSL's word, or the state packets' while the MSL delays it.
+        let claim = |s: Option<Duration>| s.is_some_and(|s| now >= s + self.cfg.dual_confirm);
         let dual = self.serving
             && (self.lan.any_up() || self.msl == MslView::Up)
-            && self
-                .peer
-                .serving_since
-                .is_some_and(|s| now >= s + self.cfg.dual_confirm);
+            && (claim(self.peer.serving_since)
+                || (self.lan.any_up() && claim(self.peer.lan_serving_since)));
         if dual {
             let ev = format!(
                 "peer {} (priority {}) serving",

@@ -37,6 +37,10 @@ pub(super) struct PeerView {
     pub lan_state_at: Option<Duration>,
     /// Since when the peer says, without a break, that it serves.
     pub serving_since: Option<Duration>,
+    /// Since when the peer's state packets say, without a break, that it serves, taken
+    /// while the MSL is up too (where they do not set the role): the dual-primary check's
+    /// second witness, for when the MSL holds a `Status` back (a lossy link retransmitting).
+    pub lan_serving_since: Option<Duration>,
     /// Something (handshake or state packet) was heard from the peer's process since it
     /// was last forgotten (restarted).
     pub heard_since_restart: bool,
@@ -58,6 +62,7 @@ impl Default for PeerView {
             lan_heard_at: None,
             lan_state_at: None,
             serving_since: None,
+            lan_serving_since: None,
             heard_since_restart: false,
         }
     }
@@ -137,6 +142,13 @@ impl PeerView {
         self.heard_since_restart = true;
         self.server_id = st.server_id;
         self.heard_on_lan(now);
+        let released = self.released_incarnation == Some(st.incarnation);
+        let claims = st.flags.contains(StateFlags::SERVING) || st.role.is_primary();
+        if claims && !released {
+            self.lan_serving_since.get_or_insert(now);
+        } else {
+            self.lan_serving_since = None;
+        }
         if !msl_up {
             self.lan_state_at = Some(now);
             self.generation = st.generation;
@@ -164,6 +176,7 @@ impl PeerView {
         self.role = Role::Unknown(0);
         self.flags = StateFlags(0);
         self.serving_since = None;
+        self.lan_serving_since = None;
         self.heard_since_restart = false;
         self.lan_state_at = None;
     }
@@ -174,5 +187,6 @@ impl PeerView {
         self.role = Role::ShutDown;
         self.flags = StateFlags(0);
         self.serving_since = None;
+        self.lan_serving_since = None;
     }
 }
