@@ -498,13 +498,21 @@ impl Beacon {
             });
         }
         let configured = self.cfg.adapters[i].peer_mac.is_some();
+        // Adapters sharing a segment hear each of the peer's: keep the peer's adapters
+        // addressed one each, or one of its adapters may be addressed by none of ours and
+        // its path starve. A MAC another path addresses is taken only by a path with none.
+        let taken = self
+            .paths
+            .iter()
+            .enumerate()
+            .any(|(k, q)| k != i && q.peer_mac == Some(src));
         let p = &mut self.paths[i];
         p.packets += 1;
         if let (Some(last), None) = (p.last_heard, restarted_from) {
             p.longest_gap = p.longest_gap.max(now.saturating_sub(last));
         }
         p.last_heard = Some(now);
-        if !configured && !src.is_multicast() {
+        if !configured && !src.is_multicast() && (!taken || p.peer_mac.is_none()) {
             p.peer_mac = Some(src);
         }
         let newer_here = p.state.as_ref().map_or(true, |s| {

@@ -69,13 +69,7 @@ pub struct DaemonOptions {
     /// `[role] stall_fence_ms` (default 60: the lab shares a small, loaded machine; the
     /// daemon's default is 15).
     pub stall_fence_ms: u32,
-    /// `[server] rt_priority` (default 0 here, 50 in the daemon). The benchmarks use the
-    /// daemon's 50; the lab's tests run without. Known issue: the lab puts all of a server's
-    /// LAN adapters on one bridge, and each adapter learns "the peer's MAC on this path"
-    /// from the latest packet; with real-time threads the timing makes it likely that both
-    /// of the peer's adapters address the same one of ours, and our other path starves
-    /// (silent for seconds; its score stays below 1000), which the tests' waits do not
-    /// allow. Adapters on separate segments are not affected.
+    /// `[server] rt_priority` (default 50, the daemon's).
     pub rt_priority: u8,
     /// Extra TOML appended to both configurations (tables not otherwise written, e.g.
     /// `[beacon]`).
@@ -91,7 +85,7 @@ impl Default for DaemonOptions {
             trace: false,
             station: true,
             stall_fence_ms: 60,
-            rt_priority: 0,
+            rt_priority: 50,
             extra_toml: String::new(),
             exe: None,
         }
