@@ -513,3 +513,10 @@ fn beacon_frame(b: &[u8]) {
         while beacon.poll_event().is_some() {}
     }
 }
+
+/// The failover benchmark's frame sniffer (VRRP advertisements, gratuitous ARP, state
+/// packets seen on the lab's bridge): any bytes classify or give `None`, never a panic.
+pub fn sniff(b: &[u8]) {
+    let vip = [10, 0, 0, 100];
+    let _ = sft3::bench::failover_sniff::classify(b, vip);
+}
