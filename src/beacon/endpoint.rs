@@ -438,28 +438,32 @@ impl Beacon {
     /// whichever adapter's socket is read first would take every packet and starve the
     /// other path into silence. Counted as `cross_path`, not as a replay.
     fn seen_elsewhere(&mut self, now: Duration, i: usize, repr: &StateRepr) -> bool {
-        let Some(p) = self.paths.get_mut(i) else {
-            return false;
-        };
-        let newer = p.state.as_ref().map_or(true, |s| {
-            (s.incarnation, s.sequence) < (repr.incarnation, repr.sequence)
-        });
+        let newer = self.paths.get(i).is_some_and(|p| newer_on_path(p, repr));
         if !newer || self.replay.incarnation() != Some(repr.incarnation) {
             return false;
         }
+        self.path_heard(now, i, repr, true);
+        self.counters.cross_path += 1;
+        true
+    }
+
+    /// The peer was heard on path `i`: its count, longest gap (unless `count_gap` is false:
+    /// a restarted peer's first packet), last heard, newest state here, and `PathUp`.
+    fn path_heard(&mut self, now: Duration, i: usize, repr: &StateRepr, count_gap: bool) {
+        let p = &mut self.paths[i];
         p.packets += 1;
-        if let Some(last) = p.last_heard {
+        if let (Some(last), true) = (p.last_heard, count_gap) {
             p.longest_gap = p.longest_gap.max(now.saturating_sub(last));
         }
         p.last_heard = Some(now);
-        p.state = Some(repr.clone());
+        if newer_on_path(p, repr) {
+            p.state = Some(repr.clone());
+        }
         let adapter = p.adapter;
         if p.status != PathStatus::Up {
             p.status = PathStatus::Up;
             self.push(BeaconEvent::PathUp { adapter });
         }
-        self.counters.cross_path += 1;
-        true
     }
 
     /// Records an accepted packet of the peer on adapter `i`.
@@ -507,25 +511,11 @@ impl Beacon {
             .enumerate()
             .any(|(k, q)| k != i && q.peer_mac == Some(src));
         let p = &mut self.paths[i];
-        p.packets += 1;
-        if let (Some(last), None) = (p.last_heard, restarted_from) {
-            p.longest_gap = p.longest_gap.max(now.saturating_sub(last));
-        }
-        p.last_heard = Some(now);
         if !configured && !src.is_multicast() && (!taken || p.peer_mac.is_none()) {
             p.peer_mac = Some(src);
         }
-        let newer_here = p.state.as_ref().map_or(true, |s| {
-            (s.incarnation, s.sequence) < (repr.incarnation, repr.sequence)
-        });
-        if newer_here {
-            p.state = Some(repr.clone());
-        }
         let adapter = p.adapter;
-        if p.status != PathStatus::Up {
-            p.status = PathStatus::Up;
-            self.push(BeaconEvent::PathUp { adapter });
-        }
+        self.path_heard(now, i, &repr, restarted_from.is_none());
         if !verdict.newest() {
             self.counters.reordered += 1;
             return;
@@ -561,6 +551,13 @@ impl Beacon {
     fn position(&self, adapter: u8) -> Option<usize> {
         self.cfg.adapters.iter().position(|a| a.index == adapter)
     }
+}
+
+/// `repr` is newer than the state path `p` holds (or it holds none).
+fn newer_on_path(p: &PathView, repr: &StateRepr) -> bool {
+    p.state.as_ref().map_or(true, |s| {
+        (s.incarnation, s.sequence) < (repr.incarnation, repr.sequence)
+    })
 }
 
 fn fresh_path(adapter: u8, peer_mac: Option<MacAddr>) -> PathView {

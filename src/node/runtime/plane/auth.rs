@@ -90,11 +90,6 @@ impl Plane {
             text,
             evidence,
         };
-        let line = format!("{} ({})", n.text, n.evidence);
-        if self.notices.len() >= super::MAX_NOTICES {
-            self.notices.pop_front();
-        }
-        self.notices.push_back(line);
-        self.notices_out.push_back(n);
+        self.record(n);
     }
 }

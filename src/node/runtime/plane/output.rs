@@ -17,6 +17,15 @@ use super::{Plane, MAX_NOTICES};
 impl Plane {
     /// A notice for the console, the log file ([`Plane::poll_notice`]) and the status.
     pub fn notify(&mut self, n: Notice) {
+        let at = n.at;
+        let line = self.record(n);
+        self.last_decision = Some((line, at));
+        self.decisions += 1;
+    }
+
+    /// Keeps `n`'s line among the recent notices and queues it for the console and the
+    /// log; returns the line. A decision ([`Plane::notify`]) or a report.
+    pub(super) fn record(&mut self, n: Notice) -> String {
         let line = if n.evidence.is_empty() {
             n.text.to_string()
         } else {
@@ -26,9 +35,8 @@ impl Plane {
             self.notices.pop_front();
         }
         self.notices.push_back(line.clone());
-        self.last_decision = Some((line, n.at));
-        self.decisions += 1;
         self.notices_out.push_back(n);
+        line
     }
 
     // ---- outputs ----
