@@ -132,6 +132,8 @@ fn cmd_status(args: StatusArgs) -> i32 {
 }
 
 fn main() {
+    // Before any thread starts: the MSL's MiB-sized messages reuse freed memory.
+    sft3::msl::driver::tune_allocator();
     let cli = Cli::parse();
     let code = match cli.cmd {
         Command::Version => {

@@ -28,7 +28,7 @@ fn attr(ty: u16, payload: &[u8], pad: bool) -> Vec<u8> {
     a.extend_from_slice(&ty.to_ne_bytes());
     a.extend_from_slice(payload);
     if pad {
-        while a.len() % 4 != 0 {
+        while !a.len().is_multiple_of(4) {
             a.push(0);
         }
     }
@@ -66,7 +66,7 @@ fn link_msg(ty: u16, index: u32, name: &[u8], oper: u8, carrier: u8) -> Vec<u8> 
     body.extend(attr(IFLA_CARRIER, &[carrier], true));
     body.extend(attr(0x8000 | 26, &[1, 2, 3, 4, 5, 6, 7, 8], true)); // IFLA_AF_SPEC, nested
     let mut m = nlmsg(ty, &body);
-    while m.len() % 4 != 0 {
+    while !m.len().is_multiple_of(4) {
         m.push(0);
     }
     m

@@ -77,7 +77,7 @@ fn forged_state_packets_and_msl_frames_are_reported_not_decided() {
             t += MS;
             a.timers(t);
             b.transmit_due(t, &mut buf, |pos, f| a.lan_frame(t, pos, f));
-            if t.as_millis() % 100 == 0 {
+            if t.as_millis().is_multiple_of(100) {
                 a.tick(t);
             }
         }

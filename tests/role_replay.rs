@@ -140,7 +140,7 @@ impl Recording {
                     let inc = &self.incarnation.to_be_bytes()[..];
                     let at = if lan.is_none() { 14 + 8 } else { 14 + 30 + 48 };
                     let ours = p.data.get(at..at + 8) == Some(inc);
-                    if ours && first_own.map_or(true, |t| ns(p.ts) < ns(t)) {
+                    if ours && first_own.is_none_or(|t| ns(p.ts) < ns(t)) {
                         first_own = Some(p.ts);
                     }
                     continue;

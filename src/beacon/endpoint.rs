@@ -410,7 +410,7 @@ impl Beacon {
             let stall = self.peer_interval().saturating_mul(2);
             let stalled = self
                 .last_accepted
-                .map_or(true, |t| now.saturating_sub(t) >= stall);
+                .is_none_or(|t| now.saturating_sub(t) >= stall);
             let second = self
                 .replay
                 .second_opinion(repr.incarnation, repr.sequence, stalled);
@@ -529,7 +529,7 @@ impl Beacon {
         let changed = self
             .reported
             .as_ref()
-            .map_or(true, |old| role_view_changed(old, &repr));
+            .is_none_or(|old| role_view_changed(old, &repr));
         if changed {
             self.reported = Some(repr.clone());
             self.push(BeaconEvent::PeerState {
@@ -555,9 +555,9 @@ impl Beacon {
 
 /// `repr` is newer than the state path `p` holds (or it holds none).
 fn newer_on_path(p: &PathView, repr: &StateRepr) -> bool {
-    p.state.as_ref().map_or(true, |s| {
-        (s.incarnation, s.sequence) < (repr.incarnation, repr.sequence)
-    })
+    p.state
+        .as_ref()
+        .is_none_or(|s| (s.incarnation, s.sequence) < (repr.incarnation, repr.sequence))
 }
 
 fn fresh_path(adapter: u8, peer_mac: Option<MacAddr>) -> PathView {

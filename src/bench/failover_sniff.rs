@@ -120,7 +120,7 @@ impl Sniffer {
         lock(&self.log)
             .events
             .iter()
-            .filter(|(t, i, w)| *w == what && *t >= after && idx.map_or(true, |x| x == *i))
+            .filter(|(t, i, w)| *w == what && *t >= after && idx.is_none_or(|x| x == *i))
             .count()
     }
 
@@ -242,9 +242,8 @@ fn listen(
                 }
                 Seen::Vrrp => {
                     l.vrrp_frames[idx] += 1;
-                    let fresh = l.last_master[idx].map_or(true, |t| {
-                        at.duration_since(t).unwrap_or_default() >= master_silence
-                    });
+                    let fresh = l.last_master[idx]
+                        .is_none_or(|t| at.duration_since(t).unwrap_or_default() >= master_silence);
                     if fresh {
                         l.events.push((at, idx, Sighting::Master));
                     }

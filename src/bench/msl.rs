@@ -19,6 +19,7 @@ use super::{json_line, median, parse_size, Json};
 use crate::link::{Link, LinkError, RxMeta};
 use crate::msl::driver::{self, DriverEvent, DriverOptions, DriverStatus, MslHandle, MslReceiver};
 use crate::msl::{MslConfig, MslEvent, Priority};
+use crate::wire::crc::Crc32c;
 use crate::wire::MacAddr;
 
 /// `sft3 bench msl`.
@@ -110,6 +111,8 @@ pub fn run(args: &MslArgs) -> anyhow::Result<i32> {
     let (mut secs, mut gbit, mut base, mut ratio, mut retx) =
         (vec![], vec![], vec![], vec![], vec![]);
     let (mut lossless, mut vs_lossless) = (vec![], vec![]);
+    let (mut cpu, mut base_cpu) = (vec![], vec![]);
+    let gib = args.bytes as f64 / (1u64 << 30) as f64;
     let mut base_lost = 0u64;
     for r in 0..args.runs {
         let b = if args.skip_baseline {
@@ -141,6 +144,13 @@ pub fn run(args: &MslArgs) -> anyhow::Result<i32> {
             f64::NAN
         });
         retx.push(t.sender.counters.retransmits as f64);
+        cpu.push(t.cpu / gib);
+        base_cpu.push(b.cpu / gib);
+        eprintln!(
+            "run {r} CPU: transport {:.3} s/GiB, baseline {:.3} s/GiB",
+            t.cpu / gib,
+            b.cpu / gib
+        );
         base_lost += b.sent - b.received;
     }
     pair.clear_loss()?;
@@ -158,6 +168,8 @@ pub fn run(args: &MslArgs) -> anyhow::Result<i32> {
         ("message_size", Json::U(args.message_size)),
         ("baseline_lost", Json::U(base_lost)),
         ("hop", Json::B(hop)),
+        ("cpu_s_per_gib", Json::F(median(&cpu), 3)),
+        ("baseline_cpu_s_per_gib", Json::F(median(&base_cpu), 3)),
     ];
     if args.loss > 0 {
         fields.push(("lossless_gbit_per_s", Json::F(median(&lossless), 3)));
@@ -267,14 +279,18 @@ impl Messages {
 
     /// The CRC32C of every message, in order: a message lost, doubled, reordered or
     /// damaged changes it. (CRC32C, not BLAKE3: on a small machine the consumer's checksum
-    /// competes for the CPU with the drivers it measures, and CRC32C is ten times cheaper.)
+    /// competes for the CPU with the drivers it measures, and CRC32C is many times cheaper.)
     fn hash(&self) -> u32 {
-        (0..self.count()).fold(0, |c, i| crc32c::crc32c_append(c, self.get(i)))
+        let mut c = Crc32c::new();
+        (0..self.count()).for_each(|i| c.update(self.get(i)));
+        c.finish()
     }
 }
 
 #[derive(Default)]
 struct Baseline {
+    /// CPU seconds of the whole run (both ends).
+    cpu: f64,
     sent: u64,
     received: u64,
     tx_dropped: u64,
@@ -293,7 +309,7 @@ fn baseline(pair: &Pair, bytes: u64) -> anyhow::Result<Baseline> {
     frame[6..12].copy_from_slice(&tx.info().mac.0);
     frame[12..14].copy_from_slice(&crate::wire::msl::ETHERTYPE_MSL.to_be_bytes());
     let done = std::sync::atomic::AtomicBool::new(false);
-    let t0 = Instant::now();
+    let (t0, cpu0) = (Instant::now(), super::process_cpu_seconds());
     let (received, last) = std::thread::scope(|s| -> anyhow::Result<(u64, Instant)> {
         let receiver = s.spawn(|| count_frames(&mut rx, frame.len(), n, &done));
         let mut sent = 0u64;
@@ -312,6 +328,7 @@ fn baseline(pair: &Pair, bytes: u64) -> anyhow::Result<Baseline> {
         r.context("baseline send")?;
         got
     })?;
+    let cpu = super::process_cpu_seconds() - cpu0;
     let seconds = last.saturating_duration_since(t0).as_secs_f64();
     let gbit = if received > 0 && seconds > 0.0 {
         (received * mtu as u64) as f64 * 8.0 / seconds / 1e9
@@ -324,6 +341,7 @@ fn baseline(pair: &Pair, bytes: u64) -> anyhow::Result<Baseline> {
         tx_dropped: tx.tx_dropped(),
         seconds,
         gbit,
+        cpu,
     })
 }
 
@@ -419,6 +437,8 @@ pub(crate) fn wait_up(rx: &mut MslReceiver, who: &str) -> anyhow::Result<()> {
 }
 
 struct Transport {
+    /// CPU seconds of the transfer: both drivers, the producer and the consumer.
+    cpu: f64,
     seconds: f64,
     gbit: f64,
     checksum: u32,
@@ -434,12 +454,12 @@ fn transport(pair: &Pair, msgs: &Arc<Messages>, args: &MslArgs) -> anyhow::Resul
     wait_up(&mut ra, "A")?;
     wait_up(&mut rb, "B")?;
     let total = msgs.total;
-    let t0 = Instant::now();
+    let (t0, cpu0) = (Instant::now(), super::process_cpu_seconds());
     let (end, checksum, messages) = std::thread::scope(|s| {
         let rx_thread = std::thread::Builder::new().name("bench-rx".into());
         let receiver =
             rx_thread.spawn_scoped(s, move || -> anyhow::Result<(Instant, u32, u64)> {
-                let mut h = 0u32;
+                let mut h = Crc32c::new();
                 let (mut got, mut count) = (0u64, 0u64);
                 while got < total {
                     match rb.recv_timeout(Duration::from_secs(10)) {
@@ -451,7 +471,7 @@ fn transport(pair: &Pair, msgs: &Arc<Messages>, args: &MslArgs) -> anyhow::Resul
                                     message.len()
                                 );
                             }
-                            h = crc32c::crc32c_append(h, &message);
+                            h.update(&message);
                             got += message.len() as u64;
                             count += 1;
                         }
@@ -468,7 +488,7 @@ fn transport(pair: &Pair, msgs: &Arc<Messages>, args: &MslArgs) -> anyhow::Resul
                         }
                     }
                 }
-                Ok((Instant::now(), h, count))
+                Ok((Instant::now(), h.finish(), count))
             })?;
         // The sender runs detached: if the receiver gives up, a sender blocked on a full
         // queue must not keep the benchmark waiting (it ends with the process).
@@ -490,6 +510,7 @@ fn transport(pair: &Pair, msgs: &Arc<Messages>, args: &MslArgs) -> anyhow::Resul
         }
         r
     })?;
+    let cpu = super::process_cpu_seconds() - cpu0;
     let seconds = end.duration_since(t0).as_secs_f64();
     let sender = ha.status();
     let receiver = hb.status();
@@ -498,6 +519,7 @@ fn transport(pair: &Pair, msgs: &Arc<Messages>, args: &MslArgs) -> anyhow::Resul
     ha.shutdown(crate::msl::CloseReason::SHUTDOWN)?;
     hb.shutdown(crate::msl::CloseReason::SHUTDOWN)?;
     Ok(Transport {
+        cpu,
         seconds,
         gbit: total as f64 * 8.0 / seconds / 1e9,
         checksum,

@@ -5,9 +5,12 @@
 //! | idle | sends one 64-byte message of the class, waits for its echo, repeats | its consumer sends every control/event message straight back on the same class |
 //! | bulk | the same while another thread keeps A's Bulk queue full (1 MiB messages, A → B) | the same consumer also takes (and drops) the bulk |
 //!
-//! The pinging and echoing threads run at nice -10, as the drivers do and as a node runs
-//! the thread that answers events; the bulk sender at normal priority. (Without
-//! `CAP_SYS_NICE` everything stays at normal priority.)
+//! Scheduling is the daemon's: with `--rt-priority N` (default 50, the daemon's
+//! `[server] rt_priority`) the drivers and the pinging and echoing threads run SCHED_FIFO at
+//! N, as a node runs its MSL driver and the control plane that answers peer messages; with
+//! 0 they run at nice -10 (the daemon's fallback without `CAP_SYS_NICE`). The bulk sender
+//! runs at normal priority, as a resync would. (Without `CAP_SYS_NICE` everything stays at
+//! normal priority.)
 //!
 //! One JSON line per (class, load) with p50/p99/max of the measured round trips (send call
 //! to the echo handed out by A's receiver) and, for reference, the driver's smoothed RTT
@@ -22,7 +25,7 @@ use clap::Args;
 use super::msl::{start, wait_up, Tuning};
 use super::pair::{End, Pair};
 use super::{json_line, parse_size, Json};
-use crate::msl::driver::{set_thread_nice, DriverEvent, MslReceiver};
+use crate::msl::driver::{set_thread_nice, set_thread_realtime, DriverEvent, MslReceiver};
 use crate::msl::{MslEvent, Priority};
 
 /// `sft3 bench msl-rtt`.
@@ -37,9 +40,26 @@ pub struct RttArgs {
     /// Size of the Bulk messages that load the link.
     #[arg(long, value_parser = parse_size, default_value = "1MiB")]
     pub message_size: u64,
+    /// SCHED_FIFO priority of the drivers and the ping/echo threads (0: nice -10 instead).
+    #[arg(long, default_value_t = 50)]
+    pub rt_priority: u8,
     /// Driver and core settings (defaults: the library's).
     #[command(flatten)]
     pub tuning: Tuning,
+}
+
+/// The latency-critical threads' scheduling: SCHED_FIFO at `rt`, else nice -10. Threads
+/// started afterwards inherit it.
+fn raise(rt: u8) {
+    if rt == 0 || !set_thread_realtime(rt) {
+        set_thread_nice(EVENT_NICE);
+    }
+}
+
+/// Back to the normal scheduler at nice 0 (for the bulk sender).
+fn lower() {
+    set_thread_realtime(0);
+    set_thread_nice(0);
 }
 
 /// Nice value of the pinging and echoing threads: the drivers' default, as a node runs the
@@ -62,6 +82,8 @@ pub fn run(args: &RttArgs) -> anyhow::Result<i32> {
         args.mtu,
         args.samples
     );
+    // The drivers inherit this thread's scheduling.
+    raise(args.rt_priority);
     let (ha, mut ra) = start(&pair, End::A, &args.tuning)?;
     let (hb, mut rb) = start(&pair, End::B, &args.tuning)?;
     wait_up(&mut ra, "A")?;
@@ -72,7 +94,7 @@ pub fn run(args: &RttArgs) -> anyhow::Result<i32> {
         // B's consumer: echoes pings, drops bulk.
         let echo = s.spawn(|| -> anyhow::Result<()> {
             // Answering events is latency-critical: run at the drivers' priority.
-            set_thread_nice(EVENT_NICE);
+            raise(args.rt_priority);
             while !stop_echo.load(Relaxed) {
                 match rb.recv_timeout(Duration::from_millis(50)) {
                     Some(DriverEvent::Msl(MslEvent::Delivered { priority, message })) => {
@@ -94,9 +116,9 @@ pub fn run(args: &RttArgs) -> anyhow::Result<i32> {
                 std::thread::scope(|s2| -> anyhow::Result<()> {
                     let bulk = (load == "bulk").then(|| {
                         s2.spawn(|| {
-                            // Bulk work runs at normal priority (it may inherit the
+                            // Bulk work runs at normal priority (it would inherit the
                             // pinger's raised one).
-                            set_thread_nice(0);
+                            lower();
                             let m = vec![0x5au8; args.message_size as usize];
                             while !stop_bulk.load(Relaxed) {
                                 if ha.send_blocking(Priority::Bulk, m.as_slice()).is_err() {
@@ -133,7 +155,7 @@ fn measure_load(
     bulk_bytes: &AtomicU64,
     bulk: bool,
 ) -> anyhow::Result<()> {
-    set_thread_nice(EVENT_NICE);
+    raise(args.rt_priority);
     if bulk {
         // Let the bulk fill the pipe first.
         std::thread::sleep(Duration::from_millis(300));
@@ -190,6 +212,7 @@ fn measure_load(
                     srtt.map_or(Json::F(f64::NAN, 1), |d| Json::F(us(d), 1))
                 ),
                 ("mtu", Json::U(args.mtu as u64)),
+                ("rt_priority", Json::U(u64::from(args.rt_priority))),
             ])
         );
     }

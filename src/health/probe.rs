@@ -47,7 +47,7 @@ impl ProbeKind {
     /// The kind of probe number `n` (0, 1, 2, ...): RIP or diagnostic, never `Alternate`.
     pub fn nth(self, n: u64) -> ProbeKind {
         match self {
-            ProbeKind::Alternate if n % 2 == 0 => ProbeKind::Rip,
+            ProbeKind::Alternate if n.is_multiple_of(2) => ProbeKind::Rip,
             ProbeKind::Alternate => ProbeKind::Diag,
             k => k,
         }

@@ -33,8 +33,11 @@ use thiserror::Error;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::Notify;
 
+mod alloc;
 mod thread;
 mod wake;
+
+pub use alloc::tune_allocator;
 
 use super::SendError;
 use super::{CloseReason, Msl, MslConfig, MslCounters, MslEvent, MslState, PeerInfo, Priority};
@@ -423,6 +426,13 @@ pub fn set_thread_realtime(priority: u8) -> bool {
     let param = libc::sched_param { sched_priority: p };
     // SAFETY: a plain system call on the calling thread (0); the result is checked.
     unsafe { libc::sched_setscheduler(0, policy, &param) == 0 }
+}
+
+/// True when the calling thread runs under a real-time policy (SCHED_FIFO or SCHED_RR).
+pub fn thread_is_realtime() -> bool {
+    // SAFETY: a plain system call about the calling thread (0).
+    let p = unsafe { libc::sched_getscheduler(0) };
+    p == libc::SCHED_FIFO || p == libc::SCHED_RR
 }
 
 /// Sets the calling thread's nice value (on Linux, per thread; threads it starts later

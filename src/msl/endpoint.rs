@@ -82,7 +82,9 @@ impl Msl {
             s.set_max_in_flight_bytes(cfg.max_in_flight_bytes);
             s
         });
-        let recv = core::array::from_fn(|_| RecvStream::new(cfg.window, cfg.max_message, seq));
+        let recv = core::array::from_fn(|_| {
+            RecvStream::new(cfg.window, cfg.ack_every, cfg.max_message, seq)
+        });
         Msl {
             peer_mac: cfg.peer_mac.unwrap_or(MacAddr::BROADCAST),
             state: MslState::Connecting,

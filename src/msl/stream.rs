@@ -531,7 +531,7 @@ mod tests {
         let seqs: Vec<u32> = segs.iter().map(|g| g.seq).collect();
         assert_eq!(seqs, [u32::MAX - 2, u32::MAX - 1, u32::MAX, 0, 1]);
 
-        let mut r = RecvStream::new(8, 1 << 20, start);
+        let mut r = RecvStream::new(8, 16, 1 << 20, start);
         let mut got = Vec::new();
         let rx = |r: &mut RecvStream, g: &SegOut, got: &mut Vec<Vec<u8>>| {
             let p = &b"abcde"[g.offset as usize..(g.offset + g.len) as usize];

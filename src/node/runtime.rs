@@ -122,7 +122,7 @@ impl NodeHandle {
 
     /// True once the node ended on its own (shut down, restart requested) or was stopped.
     pub fn is_finished(&self) -> bool {
-        self.node.as_ref().map_or(true, |h| h.is_finished())
+        self.node.as_ref().is_none_or(|h| h.is_finished())
     }
 
     /// Stops the node cleanly (withdraw, final notice and state packets, MSL close) and

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`addr`] | IPX network, node, socket, full address |
 //! | [`auth`] | keyed BLAKE3 tags for our own formats |
+//! | [`crc`] | CRC32C, the MSL frames' unkeyed integrity check |
 //! | [`ethernet`] | Ethernet_II, raw 802.3, 802.2 LLC, SNAP; one 802.1Q tag |
 //! | [`ipx`] | the IPX header and checksum |
 //! | [`frame`] | a whole Ethernet + IPX frame |
@@ -28,6 +29,7 @@
 pub mod addr;
 pub mod auth;
 pub mod classify;
+pub mod crc;
 pub mod diag;
 pub mod dissect;
 pub mod error;

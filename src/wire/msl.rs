@@ -281,7 +281,7 @@ impl<T: AsRef<[u8]>> MslFrame<T> {
         let trailer = self.integrity();
         match (key, self.is_authenticated()) {
             (None, false) => {
-                let computed = crc32c::crc32c(covered);
+                let computed = super::crc::crc32c(covered);
                 let carried = be32(trailer, 0);
                 if computed != carried {
                     return Err(WireError::BadChecksum {

@@ -133,7 +133,7 @@ impl<T: AsRef<[u8]>> RipPacket<T> {
             });
         }
         let body = b.len() - HEADER_LEN;
-        if body % ENTRY_LEN != 0 {
+        if !body.is_multiple_of(ENTRY_LEN) {
             return Err(WireError::BadLength {
                 what: "RIP",
                 claimed: b.len(),

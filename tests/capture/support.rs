@@ -118,7 +118,7 @@ impl Ng {
     }
     pub fn block(&mut self, block_type: u32, body: &[u8]) {
         let mut body = body.to_vec();
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let len = body.len() as u32 + 12;
@@ -143,7 +143,7 @@ impl Ng {
             b.extend_from_slice(&self.u16(*code));
             b.extend_from_slice(&self.u16(value.len() as u16));
             b.extend_from_slice(value);
-            while b.len() % 4 != 0 {
+            while !b.len().is_multiple_of(4) {
                 b.push(0);
             }
         }

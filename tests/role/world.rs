@@ -383,7 +383,7 @@ impl World {
 
     fn step_lan(&mut self) {
         let now = self.now;
-        if now.as_millis() as u64 % STATE_INTERVAL == 0 {
+        if (now.as_millis() as u64).is_multiple_of(STATE_INTERVAL) {
             for i in 0..2 {
                 if let Some(st) = self.status(i) {
                     for p in 0..PATHS {

@@ -81,6 +81,8 @@ pub(super) struct Worker {
     nice: Option<i32>,
     /// When link events were last read during a busy stretch.
     last_watch: Duration,
+    /// The thread runs SCHED_FIFO or SCHED_RR (read when it starts).
+    realtime: bool,
 }
 
 impl Worker {
@@ -123,6 +125,7 @@ impl Worker {
             events: Vec::new(),
             nice,
             last_watch: Duration::ZERO,
+            realtime: false,
             link,
         }
     }
@@ -137,6 +140,7 @@ impl Worker {
         if let Some(n) = self.nice {
             self.stats.priority_raised = super::set_thread_nice(n);
         }
+        self.realtime = super::thread_is_realtime();
         let r = self.run_loop();
         if let Err(e) = &r {
             // Nothing will move frames any more: close the core so that senders get
@@ -177,6 +181,14 @@ impl Worker {
                 if now.saturating_sub(self.last_watch) >= WATCH_EVERY {
                     self.last_watch = now;
                     self.link_events();
+                }
+                // Under SCHED_FIFO a thread that never sleeps keeps its CPU from every
+                // other thread of its priority (the control plane, the event consumer)
+                // until it blocks: let them run between batches. (Under the normal
+                // scheduler the kernel shares the CPU anyway, and a yield per batch would
+                // cost bulk throughput.)
+                if self.realtime {
+                    std::thread::yield_now();
                 }
                 continue;
             }

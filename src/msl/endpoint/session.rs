@@ -31,7 +31,7 @@ impl Msl {
                 let b = frame.get(off..).unwrap_or(&[]);
                 let due = self
                     .last_reset
-                    .map_or(true, |t| now >= t + self.cfg.heartbeat_interval);
+                    .is_none_or(|t| now >= t + self.cfg.heartbeat_interval);
                 // Only while no peer of our version is known, and after a few such hellos
                 // with no valid frame between them: a frame whose version byte was damaged
                 // on the way must not make a working peer refuse.
@@ -209,7 +209,7 @@ impl Msl {
     ) {
         if self
             .last_reset
-            .map_or(true, |t| now >= t + self.cfg.heartbeat_interval)
+            .is_none_or(|t| now >= t + self.cfg.heartbeat_interval)
         {
             self.reset_due = Some(PendingReset {
                 close: false,

@@ -41,6 +41,8 @@ pub(crate) struct RecvStream {
     ooo: usize,
     cur: Option<(u32, u32, Vec<u8>)>,
     unacked: u32,
+    /// In-order frames acked together ([`crate::msl::MslConfig::ack_every`]).
+    ack_every: u32,
     ack_at: Option<Duration>,
     max_message: usize,
     /// Fragments that did not continue the message being reassembled (a peer bug).
@@ -50,7 +52,12 @@ pub(crate) struct RecvStream {
 }
 
 impl RecvStream {
-    pub(crate) fn new(window: u16, max_message: usize, initial_seq: u32) -> RecvStream {
+    pub(crate) fn new(
+        window: u16,
+        ack_every: u16,
+        max_message: usize,
+        initial_seq: u32,
+    ) -> RecvStream {
         RecvStream {
             rcv_nxt: initial_seq,
             initial_seq,
@@ -62,6 +69,7 @@ impl RecvStream {
             ooo: 0,
             cur: None,
             unacked: 0,
+            ack_every: u32::from(ack_every.max(1)),
             ack_at: None,
             max_message,
             bad_fragments: 0,
@@ -73,7 +81,12 @@ impl RecvStream {
     /// belongs to the layer above, not the session: it is kept.
     pub(crate) fn reset(&mut self) {
         let (bad, blocked) = (self.bad_fragments, self.blocked);
-        *self = RecvStream::new(self.window, self.max_message, self.initial_seq);
+        *self = RecvStream::new(
+            self.window,
+            self.ack_every as u16,
+            self.max_message,
+            self.initial_seq,
+        );
         self.bad_fragments = bad;
         self.blocked = blocked;
     }
@@ -168,8 +181,8 @@ impl RecvStream {
             }
         };
         self.unacked += 1;
-        // Holes, duplicates and requests get an ack at once; else every second frame.
-        if out != RxOutcome::Accepted || ack_now || self.ooo > 0 || self.unacked >= 2 {
+        // Holes, duplicates and requests get an ack at once; else every `ack_every` frames.
+        if out != RxOutcome::Accepted || ack_now || self.ooo > 0 || self.unacked >= self.ack_every {
             self.ack_at = Some(now);
         } else if self.ack_at.is_none() {
             self.ack_at = Some(now + ack_delay);

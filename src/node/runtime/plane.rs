@@ -435,7 +435,7 @@ impl Plane {
         let role = self
             .role
             .poll_timeout()
-            .filter(|&t| self.role_handled.map_or(true, |h| t > h));
+            .filter(|&t| self.role_handled.is_none_or(|h| t > h));
         [
             self.beacon.poll_timeout(),
             self.health.poll_timeout(),

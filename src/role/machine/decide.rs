@@ -399,7 +399,7 @@ impl RoleMachine {
         let want_handover = self.state == RoleState::MirroredPrimary
             && self.handover == Handover::Idle
             && self.msl == MslView::Up
-            && self.handover_retry_at.map_or(true, |t| now >= t)
+            && self.handover_retry_at.is_none_or(|t| now >= t)
             && self.peer.role == Role::MirroredSecondary
             && self.peer.consistent();
         if want_handover {

@@ -33,7 +33,7 @@ impl Trailer {
         let mut bytes = [0u8; TAG_LEN];
         match key {
             None => {
-                let crc = parts.iter().fold(0, |c, p| crc32c::crc32c_append(c, p));
+                let crc = crate::wire::crc::crc32c_parts(parts);
                 bytes[..CRC_LEN].copy_from_slice(&crc.to_be_bytes());
             }
             Some(k) => bytes = auth_tag_parts(k, parts),

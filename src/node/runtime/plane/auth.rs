@@ -31,7 +31,7 @@ pub(super) struct AuthWatch {
 }
 
 fn due(last: Option<Duration>, now: Duration) -> bool {
-    last.map_or(true, |t| now >= t + AUTH_NOTICE_EVERY)
+    last.is_none_or(|t| now >= t + AUTH_NOTICE_EVERY)
 }
 
 impl Plane {
