@@ -396,6 +396,67 @@ fn stalled_primary_fences_itself() {
 }
 
 #[test]
+fn stall_of_both_servers_is_no_failover() {
+    // A host that does not run either server for 40 ms (a virtual machine descheduled):
+    // the primary pauses, asks, hears "secondary" and serves on; nobody takes over.
+    let mut w = mirrored_pair();
+    w.stall(0, 40 * MS);
+    w.stall(1, 40 * MS);
+    w.run(100);
+    assert_eq!(
+        w.states(),
+        [
+            Some(RoleState::MirroredPrimary),
+            Some(RoleState::MirroredSecondary)
+        ],
+        "{}",
+        w.trace()
+    );
+    assert!(w.nodes[0].serving, "{}", w.trace());
+    assert!(w.nodes[0].said(text::STALLED_ASKING), "{}", w.trace());
+    assert!(w.nodes[0].said(text::STALL_CLEARED), "{}", w.trace());
+    assert!(!w.nodes[0].said(text::STALLED), "{}", w.trace());
+    assert!(!w.nodes[1].said(text::PRIMARY_DOWN), "{}", w.trace());
+    assert_eq!(w.nodes[0].restarts_as_secondary, 0);
+    // The pause stopped replies but kept the routes.
+    assert!(w.nodes[0].did(&Action::StopServing));
+    assert!(!w.nodes[0].did(&Action::Withdraw), "{}", w.trace());
+    assert_clean(&w);
+}
+
+#[test]
+fn stalled_primary_without_an_answer_steps_down() {
+    // Stalled, and the MSL cut meanwhile: its question goes nowhere. It never serves
+    // again on its own word: it steps down (the secondary, seeing both paths silent on
+    // the LAN too while the primary was stalled, took over).
+    let mut w = mirrored_pair();
+    w.msl_cut = true;
+    w.stall(0, 40 * MS);
+    w.run(120);
+    assert!(w.nodes[0].said(text::STALLED), "{}", w.trace());
+    assert_eq!(w.nodes[0].restarts_as_secondary, 1, "{}", w.trace());
+    assert!(w.nodes[1].serving, "{}", w.trace());
+    assert_clean(&w);
+}
+
+#[test]
+fn stall_check_messages_round_trip() {
+    use sft3::wire::state::Role;
+    for m in [
+        RoleMessage::StallCheck { nonce: 0xdead_beef },
+        RoleMessage::StallAnswer {
+            nonce: 7,
+            role: Role::MirroredSecondary,
+        },
+    ] {
+        assert_eq!(RoleMessage::decode(&m.encode()), Some(m));
+    }
+    assert_eq!(RoleMessage::decode(&[8, 1, 2, 3]), None);
+    assert_eq!(RoleMessage::decode(&[9, 1, 2, 3, 4]), None);
+    assert_eq!(RoleMessage::decode(&[9, 1, 2, 3, 4, 5, 6]), None);
+}
+
+#[test]
 fn healed_partition_one_primary_stops() {
     let mut w = mirrored_pair();
     w.msl_cut = true;

@@ -195,6 +195,55 @@ fn isolated_secondary_stays_passive() {
 }
 
 #[test]
+fn host_pause_is_no_failover() {
+    // The host runs neither server for 60 ms (three silence thresholds): the primary, back
+    // past its stall fence, pauses, asks the secondary over the MSL and serves on; the
+    // secondary, deaf just after its own stall, hears it before it would decide anything.
+    let mut p = Pair::new(1, 2, [0, 0]);
+    let primary = mirrored(&mut p);
+    let sec = 1 - primary;
+    let t0 = p.now();
+    p.freeze(0, 60 * MS);
+    p.freeze(1, 60 * MS);
+    p.run_until(t0 + 300 * MS);
+    assert!(p.violation.is_none(), "{}", p.trace.text());
+    assert_eq!(
+        p.state(primary),
+        Some(RoleState::MirroredPrimary),
+        "{}",
+        p.trace.text()
+    );
+    assert_eq!(
+        p.state(sec),
+        Some(RoleState::MirroredSecondary),
+        "{}",
+        p.trace.text()
+    );
+    assert!(p.serving(primary) && !p.serving(sec));
+    let said = |i: usize, what: &str| lines_of(&p, i as u64 + 1).iter().any(|l| l.contains(what));
+    assert!(
+        said(primary, sft3::role::text::STALLED_ASKING),
+        "{}",
+        p.trace.text()
+    );
+    assert!(
+        said(primary, sft3::role::text::STALL_CLEARED),
+        "{}",
+        p.trace.text()
+    );
+    assert!(
+        !said(sec, sft3::role::text::PRIMARY_DOWN),
+        "{}",
+        p.trace.text()
+    );
+    assert!(
+        !said(primary, sft3::role::text::STALLED),
+        "{}",
+        p.trace.text()
+    );
+}
+
+#[test]
 fn a_seed_gives_the_same_trace_every_time() {
     let cfg = SimConfig::default();
     for seed in [0, 7, 3119, 123_456_789] {

@@ -9,7 +9,8 @@
 //! | MSL load | one thread in each server namespace floods the MSL veth toward the peer with full-MTU raw frames (EtherType `0x88B6`, batches of 32 with `sendmmsg`): the daemons' heartbeats share the device, its queue and the receive backlog with it, but the daemons' BPF filter keeps the flood out of their sockets (the daemon has no bulk source of its own before the journal) |
 //! | state changes | any change of either daemon's `state` (polled every 100 ms) |
 //! | gaps | the largest `peer_longest_gap_us` (over the LAN adapters) and `msl.longest_gap_us` each daemon reported, read every 100 ms and at the end (a restarted daemon starts its counters again; the unloaded start adds nothing near the loaded maxima) |
-//! | false failover | `false_failovers`: an admin-log decision of severity WARNING or CRITICAL after the start (a take-over, a secondary shutting down on a "failed" MSL, a peer declared down, a stall step-down); `takeovers`: those that made a server primary; `decisions`: every admin-log line (with the consequences: resyncs, restarts) |
+//! | false failover | `false_failovers`: an admin-log decision of severity WARNING or CRITICAL after the start (a take-over, a secondary shutting down on a "failed" MSL, a peer declared down, a stall step-down), but for the two stall warnings that change no role, counted apart; `takeovers`: those that made a server primary; `decisions`: every admin-log line (with the consequences: resyncs, restarts) |
+//! | stalls | `stall_fence_trips`: primaries that stepped down after a stall; `stall_pauses`: stalled primaries that paused to ask the secondary, `stall_pauses_resumed` of them serving on; `stall_notices`: other servers noting a stall (silence not counted for 10 ms) |
 //! | keepalived flaps | a router entering the master state after the start (`(VI_1) Entering MASTER STATE` in its log); the master it took over from was never killed |
 //! | `--rt-priority N` | both daemons' threads SCHED_FIFO N set from outside (`sched_setscheduler`, re-applied when the supervisor restarts one); without it the daemons run at their own `[server] rt_priority` (50) |
 //! | `--keepalived-rt-priority N` | keepalived's `vrrp_rt_priority N` |
@@ -352,15 +353,19 @@ pub fn run(a: &SoakArgs) -> anyhow::Result<i32> {
         .filter(|l| l.contains("now the primary server"))
         .count();
     // A decision on a presumed failure (the daemon's own INFO lines are consequences:
-    // resyncs, "mirrored", restarts).
+    // resyncs, "mirrored", restarts). Two warnings change no role and are counted apart:
+    // a stall noticed (silence not counted for a moment) and a stalled primary pausing to
+    // ask its secondary (which resumes, INFO, or steps down, CRITICAL: counted).
+    use crate::role::text;
+    let count = |what: &str| decisions.iter().filter(|l| l.contains(what)).count();
+    let (stall_deaf, stall_pauses) = (count(text::STALLED_DEAF), count(text::STALLED_ASKING));
     let failovers = decisions
         .iter()
         .filter(|l| matches!(l.split(' ').nth(1), Some("WARNING" | "CRITICAL")))
+        .filter(|l| !l.contains(text::STALLED_DEAF) && !l.contains(text::STALLED_ASKING))
         .count();
-    let stalls = decisions
-        .iter()
-        .filter(|l| l.contains("process stalled"))
-        .count();
+    let stalls = count(text::STALLED);
+    let stall_resumed = count(text::STALL_CLEARED);
     for (i, n) in [Node::A, Node::B].into_iter().enumerate() {
         if let Ok(v) = servers.status(n) {
             let (lan, msl) = gaps(&v);
@@ -388,6 +393,9 @@ pub fn run(a: &SoakArgs) -> anyhow::Result<i32> {
         ("takeovers", Json::U(takeovers as u64)),
         ("decisions", Json::U(decisions.len() as u64)),
         ("stall_fence_trips", Json::U(stalls as u64)),
+        ("stall_pauses", Json::U(stall_pauses as u64)),
+        ("stall_pauses_resumed", Json::U(stall_resumed as u64)),
+        ("stall_notices", Json::U(stall_deaf as u64)),
         ("state_changes", Json::U(state_changes)),
         ("lan_gap_max_ms_a", Json::F(ga.0, 3)),
         ("lan_gap_max_ms_b", Json::F(gb.0, 3)),

@@ -107,12 +107,14 @@ impl NodeHandle {
     /// The latest published status (at most 100 ms old, and never older than the last
     /// decision).
     pub fn snapshot(&self) -> StatusSnapshot {
-        lock(&self.published.snapshot).clone()
+        let s = lock(&self.published.snapshot).clone();
+        (*s).clone()
     }
 
     /// The most recent notices (at most 256), oldest first, as `text (evidence)`.
     pub fn notices(&self) -> Vec<String> {
-        lock(&self.published.notices).clone()
+        let n = lock(&self.published.notices).clone();
+        (*n).clone()
     }
 
     /// What the default [`RecordingService`] was asked (`None` with another service).
@@ -310,8 +312,12 @@ pub fn start_with(cfg: NodeConfig, opts: StartOptions) -> anyhow::Result<NodeHan
         adapters: names,
     };
     let published = Arc::new(Published {
-        snapshot: Mutex::new(StatusSnapshot::new(id, &cfg.server.name, incarnation)),
-        notices: Mutex::new(Vec::new()),
+        snapshot: Mutex::new(Arc::new(StatusSnapshot::new(
+            id,
+            &cfg.server.name,
+            incarnation,
+        ))),
+        notices: Mutex::new(Arc::new(Vec::new())),
         ended: tokio::sync::Notify::new(),
     });
     let stop = Arc::new(Stop::default());
@@ -438,7 +444,12 @@ fn control_thread(server: ControlServer, published: Arc<Published>, stop: Arc<St
     };
     rt.block_on(async move {
         let p = published.clone();
-        let get = move || lock(&p.snapshot).clone();
+        // Only an Arc is cloned under the lock: the control plane must never wait for
+        // this thread (see `event::Published`).
+        let get = move || {
+            let s = lock(&p.snapshot).clone();
+            (*s).clone()
+        };
         tokio::select! {
             r = server.serve(get) => {
                 if let Err(e) = r {

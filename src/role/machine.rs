@@ -22,6 +22,7 @@ mod handover;
 mod operator;
 mod peer;
 mod resync;
+mod stall;
 
 use peer::PeerView;
 
@@ -75,6 +76,10 @@ pub struct RoleMachine {
     last_now: Duration,
     /// After a stall: silence does not count before this time.
     deaf_until: Option<Duration>,
+    /// A stalled primary's question to the secondary, while its serving is paused.
+    stall_check: Option<stall::StallCheck>,
+    /// The last stall question's number.
+    stall_nonce: u32,
     /// Chosen as the loser after divergence: a full resync may overwrite this volume.
     overwrite_ok: bool,
     /// Chosen as the survivor: the next resync offered is full.
@@ -117,6 +122,8 @@ impl RoleMachine {
             handover_retry_at: None,
             last_now: now,
             deaf_until: None,
+            stall_check: None,
+            stall_nonce: 0,
             overwrite_ok: false,
             force_full: false,
             local_choice: None,
@@ -298,6 +305,9 @@ impl RoleMachine {
         if let Some(t) = self.deaf_until {
             at(t);
         }
+        if let Some(c) = self.stall_check {
+            at(c.deadline());
+        }
         if self.serving {
             if let Some(since) = self.peer.serving_since {
                 at(since + self.cfg.dual_confirm);
@@ -327,48 +337,6 @@ impl RoleMachine {
     }
 
     // ---- bookkeeping of inputs ----
-
-    /// A primary not run for `stall_fence` stops serving before anything else when its peer
-    /// is a consistent secondary: that peer saw it silent and may serve now. With any other
-    /// peer, after a stall close to the startup wait (a starting peer serves alone after that
-    /// much silence; an inconsistent secondary never does). Anyone else stops counting
-    /// silence for `resume_grace`: it missed what arrived while it did not run.
-    fn check_stall(&mut self, now: Duration) {
-        let gap = now.saturating_sub(self.last_now);
-        self.last_now = self.last_now.max(now);
-        if self.deaf_until.is_some_and(|t| now >= t) {
-            self.deaf_until = None;
-        }
-        let Some(fence) = self.cfg.stall_fence else {
-            return;
-        };
-        if gap < fence || matches!(self.state, RoleState::ShutDown(_)) {
-            return;
-        }
-        let ev = format!("not run for {} ms", gap.as_millis());
-        // A consistent secondary promotes after a silence as short as the fence; any other
-        // peer only after the startup wait (starting) or never (inconsistent, halted).
-        let peer_can_promote_fast = matches!(
-            self.peer.role,
-            Role::SyncingSecondary | Role::MirroredSecondary
-        ) && self.peer.consistent();
-        let limit = if self.state == RoleState::MirroredPrimary || peer_can_promote_fast {
-            fence
-        } else {
-            self.cfg.startup_wait.saturating_sub(fence)
-        };
-        let fenced = self.state.is_primary() && gap >= limit;
-        if !fenced {
-            self.deaf_until = Some(now + self.cfg.resume_grace);
-            self.notify(now, Severity::Warning, text::STALLED_DEAF, ev);
-        } else if self.serving {
-            self.stop_serving();
-            self.state = RoleState::ShutDown(ShutdownReason::Stalled);
-            self.mirror = MirrorState::Unmirrored;
-            self.notify(now, Severity::Critical, text::STALLED, ev);
-            self.actions.push_back(Action::RestartAsSecondary);
-        }
-    }
 
     fn on_msl_up(&mut self, now: Duration, incarnation: u64, hs: HandshakeRepr) {
         self.msl = MslView::Up;
@@ -423,6 +391,8 @@ impl RoleMachine {
             RoleMessage::SurvivorChosen { server_id } => {
                 self.choose_survivor(now, server_id, false)
             }
+            RoleMessage::StallCheck { nonce } => self.on_stall_check(now, nonce),
+            RoleMessage::StallAnswer { nonce, role } => self.on_stall_answer(now, nonce, role),
         }
     }
 
@@ -446,6 +416,9 @@ impl RoleMachine {
         self.peer_restarted = false;
         self.wait_notice = None;
         self.handover = Handover::Idle;
+        // It serves now because the peer is silent (or released): its earlier claims are
+        // over, and a claim heard later must stand for the confirmation time.
+        self.peer.forget_claims();
         if !self.serving {
             self.serving = true;
             self.actions.push_back(Action::Advertise);

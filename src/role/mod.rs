@@ -40,9 +40,14 @@
 //! **Stalls.** A starved process cannot hear, and its peer may act on its silence. The
 //! machine asks to be woken every third of `stall_fence` (15 ms); a longer gap between two
 //! calls is a stall. A primary whose peer could have taken over (a consistent secondary, or
-//! after a stall near the startup wait, a starting peer) withdraws and stops serving before
-//! anything else and restarts as the secondary; any other server makes no new role decision
-//! for `resume_grace`, until it has heard the peer again.
+//! after a stall near the startup wait, a starting peer) stops serving before anything
+//! else. With an MSL session and a secondary peer it only pauses (replies stop, routes
+//! stay) and asks the peer ([`RoleMessage::StallCheck`]): on "still the secondary" it
+//! serves on; on anything else, no answer within `stall_check` or a serving peer it
+//! withdraws and restarts as the secondary, as it does at once without an MSL session. A primary
+//! that took over does not count the asker's claims as a second primary's while it waits
+//! for the answer. Any other server makes no new role decision for `resume_grace`, until
+//! it has heard the peer again.
 //!
 //! **The peer's word.** While the MSL is up the peer's role, flags and generation come from
 //! the handshake and then [`RoleMessage::Status`] (sent on every change): both ordered on

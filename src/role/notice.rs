@@ -93,6 +93,12 @@ pub mod text {
     /// A mirrored primary starved past the stall fence.
     pub const STALLED: &str =
         "process stalled: the secondary may have taken over: restarting as the secondary server";
+    /// A mirrored primary starved past the stall fence, with the MSL up: it asks first.
+    pub const STALLED_ASKING: &str =
+        "process stalled: service paused until the secondary server confirms it did not take over";
+    /// The secondary answered that it is still the secondary.
+    pub const STALL_CLEARED: &str =
+        "secondary server did not take over during the stall: service resumed; still the primary server";
     /// Any other server starved past the stall fence.
     pub const STALLED_DEAF: &str =
         "process stalled: silence not counted until the peer can be heard";

@@ -43,15 +43,19 @@ pub struct RoleConfig {
     /// The isolation check.
     pub isolation: IsolationPolicy,
     /// A process not run for this long (a gap between two calls) was starved. A mirrored
-    /// primary then stops serving at once and restarts as the secondary (its peer may have
-    /// taken over meanwhile); any other server ignores silence for `resume_grace` (it could
-    /// not hear while it did not run). `poll_timeout` wakes the machine every third of it,
+    /// primary then stops serving at once (its peer may have taken over meanwhile): it asks
+    /// the peer first (`stall_check`) or restarts as the secondary; any other server
+    /// ignores silence for `resume_grace` (it could not hear while it did not run). `poll_timeout` wakes the machine every third of it,
     /// so only a starved process sees such a gap. Below the peer's detection time (the LAN
     /// silence threshold minus one state interval); `None` turns both off.
     pub stall_fence: Option<Duration>,
     /// After a stall, how long silence does not count (two state intervals: enough for the
     /// peer's next state packet to arrive).
     pub resume_grace: Duration,
+    /// A mirrored primary stalled past the fence with the MSL up pauses serving and asks
+    /// the secondary whether it took over, waiting this long for the answer before it
+    /// steps down ([`RoleMessage::StallCheck`]); `None`: it steps down at once.
+    pub stall_check: Option<Duration>,
     /// The volume is consistent at start (no resync was cut short), as the journal says.
     pub data_consistent: bool,
     /// The generation history at start, newest first.
@@ -64,7 +68,8 @@ impl RoleConfig {
     /// Defaults: wait 100 ms for a peer at start, confirm an MSL failure 10 ms after the
     /// MSL's last frame, switch-over timeout 100 ms and retry after 1 s, dual-primary
     /// confirmation 10 ms, the isolation check requires hearing the network and one working
-    /// adapter, stall fence 15 ms and resume grace 10 ms, consistent data, empty history.
+    /// adapter, stall fence 15 ms, resume grace 10 ms, a stalled primary asks before stepping
+    /// down and waits 20 ms for the answer, consistent data, empty history.
     pub fn new(server_id: u64, priority: u8) -> RoleConfig {
         RoleConfig {
             server_id,
@@ -80,6 +85,7 @@ impl RoleConfig {
             },
             stall_fence: Some(Duration::from_millis(15)),
             resume_grace: Duration::from_millis(10),
+            stall_check: Some(Duration::from_millis(20)),
             data_consistent: true,
             history: ArrayVec::new(),
             tracked_since: 0,
@@ -294,14 +300,27 @@ pub enum RoleMessage {
         /// Its current generation.
         generation: u64,
     },
+    /// Primary to secondary after the primary's process stalled (its serving is paused):
+    /// did you take over?
+    StallCheck {
+        /// Matches the answer to the question.
+        nonce: u32,
+    },
+    /// Secondary to primary: the answer to [`RoleMessage::StallCheck`], the role now.
+    StallAnswer {
+        /// The question's.
+        nonce: u32,
+        /// The answering server's role.
+        role: Role,
+    },
 }
 
 impl RoleMessage {
     /// Largest encoding.
     pub const MAX_LEN: usize = 11;
 
-    /// Encodes the message: a type byte, then a kind byte, a big-endian server id, or role,
-    /// flags and a big-endian generation.
+    /// Encodes the message: a type byte, then a kind byte, a big-endian server id, role,
+    /// flags and a big-endian generation, or a big-endian nonce (and a role).
     pub fn encode(&self) -> ArrayVec<u8, { RoleMessage::MAX_LEN }> {
         let mut out = ArrayVec::new();
         match *self {
@@ -332,6 +351,17 @@ impl RoleMessage {
                 // Cannot fail: 3 + 8 bytes fit MAX_LEN.
                 let _ = out.try_extend_from_slice(&generation.to_be_bytes());
             }
+            RoleMessage::StallCheck { nonce } => {
+                out.push(8);
+                // Cannot fail: 1 + 4 bytes fit MAX_LEN.
+                let _ = out.try_extend_from_slice(&nonce.to_be_bytes());
+            }
+            RoleMessage::StallAnswer { nonce, role } => {
+                out.push(9);
+                // Cannot fail: 1 + 4 + 1 bytes fit MAX_LEN.
+                let _ = out.try_extend_from_slice(&nonce.to_be_bytes());
+                out.push(role.to_u8());
+            }
         }
         out
     }
@@ -356,6 +386,13 @@ impl RoleMessage {
                 role: Role::from_u8(*role),
                 flags: StateFlags(*flags),
                 generation: u64::from_be_bytes(g.try_into().ok()?),
+            }),
+            [8, n @ ..] => Some(RoleMessage::StallCheck {
+                nonce: u32::from_be_bytes(n.try_into().ok()?),
+            }),
+            [9, n0, n1, n2, n3, role] => Some(RoleMessage::StallAnswer {
+                nonce: u32::from_be_bytes([*n0, *n1, *n2, *n3]),
+                role: Role::from_u8(*role),
             }),
             _ => None,
         }

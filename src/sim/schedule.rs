@@ -13,7 +13,7 @@
 //! | degrade | one LAN adapter: heavy loss and corruption (receive errors) |
 //! | clear | one adapter back to normal |
 //! | power | a server's process dies and its adapters lose carrier at once |
-//! | freeze | a server's whole process stops running for 1–150 ms (starved, SIGSTOP) |
+//! | freeze | a server's whole process stops running for 1–150 ms (starved, SIGSTOP); one time in three both servers at once (the host paused) |
 //! | station | the station on one LAN segment falls silent, or sends again (scenario 5) |
 //! | split | the MSL or one LAN segment no longer joins the servers (each still hears its station): with all of them split, a full partition |
 
@@ -102,8 +102,16 @@ pub fn random_fault(p: &mut Pair, rng: &mut Rng) {
                 return;
             }
             let d = rng.ms(1, 150);
-            p.freeze(i, d);
-            format!("s{id} frozen for {d:?}")
+            let j = 1 - i;
+            if rng.below(3) == 0 && p.servers[j].is_some() && p.frozen_until[j].is_none() {
+                // The host does not run either server (a virtual machine descheduled).
+                p.freeze(i, d);
+                p.freeze(j, d);
+                format!("host paused: both servers frozen for {d:?}")
+            } else {
+                p.freeze(i, d);
+                format!("s{id} frozen for {d:?}")
+            }
         }
         16 | 17 => {
             // A partition between the servers on one medium: each still hears its station.

@@ -280,6 +280,9 @@ impl World {
             return None;
         }
         let m = n.machine.as_ref()?;
+        if m.stall_asking() {
+            return None; // as the daemon's plane: no state packets while asking
+        }
         Some(PeerStatus {
             server_id: n.id,
             incarnation: n.incarnation,

@@ -78,9 +78,15 @@ impl Stop {
 }
 
 /// What the loop shares with the handles.
+///
+/// The control plane runs real-time and the readers (the status socket's thread, a test)
+/// do not: a reader preempted while it held a lock would stall the control plane behind it
+/// (priority inversion; measured under a tenfold CPU overload: 15-28 ms, enough to trip the
+/// stall fence). So readers hold a lock only to clone an `Arc`, and the control plane
+/// never waits for one: it `try_lock`s, and when that fails it publishes again next turn.
 pub(super) struct Published {
-    pub snapshot: Mutex<StatusSnapshot>,
-    pub notices: Mutex<Vec<String>>,
+    pub snapshot: Mutex<Arc<StatusSnapshot>>,
+    pub notices: Mutex<Arc<Vec<String>>>,
     /// Signalled once when the loop has ended.
     pub ended: Notify,
 }
@@ -135,8 +141,7 @@ pub(super) async fn run(mut plane: Plane, mut io: Io, ctx: Ctx) -> Exit {
         send_due(&mut plane, &mut io, &mut tx, now);
         // Every tick and after every decision: `sft3 status` is at most 100 ms old, and
         // never misses a decision.
-        if published != Some(plane.decisions) {
-            publish(&plane, &io, &ctx, now);
+        if published != Some(plane.decisions) && publish(&plane, &io, &ctx, now) {
             published = Some(plane.decisions);
         }
         if let Some(e) = plane.exit {
@@ -277,20 +282,32 @@ fn sample_counters(plane: &mut Plane, ctx: &Ctx, now: Duration) {
     }
 }
 
-fn publish(plane: &Plane, io: &Io, ctx: &Ctx, now: Duration) {
+/// Publishes the status and the notices without waiting for a reader (see [`Published`]);
+/// false when a reader held a lock (try again next turn).
+fn publish(plane: &Plane, io: &Io, ctx: &Ctx, now: Duration) -> bool {
     let log = ctx.service_log.as_ref().map(|f| f());
-    let snap = snapshot::build(&ctx.identity, plane, &io.msl.status(), log, now);
-    *ctx.published
-        .snapshot
-        .lock()
-        .unwrap_or_else(|p| p.into_inner()) = snap;
-    let mut n = ctx
-        .published
-        .notices
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    n.clear();
-    n.extend(plane.notices.iter().cloned());
+    let snap = Arc::new(snapshot::build(
+        &ctx.identity,
+        plane,
+        &io.msl.status(),
+        log,
+        now,
+    ));
+    let notices = Arc::new(plane.notices.iter().cloned().collect::<Vec<_>>());
+    let ok = put(&ctx.published.snapshot, snap);
+    put(&ctx.published.notices, notices) && ok
+}
+
+/// Replaces the value behind `m` unless someone holds the lock. The old value is dropped
+/// after the lock is released.
+fn put<T>(m: &Mutex<Arc<T>>, v: Arc<T>) -> bool {
+    let old = match m.try_lock() {
+        Ok(mut g) => std::mem::replace(&mut *g, v),
+        Err(std::sync::TryLockError::Poisoned(p)) => std::mem::replace(&mut *p.into_inner(), v),
+        Err(std::sync::TryLockError::WouldBlock) => return false,
+    };
+    drop(old);
+    true
 }
 
 /// The end: a clean shutdown unless the role machine already ended the server.

@@ -352,10 +352,16 @@ impl RoleMachine {
     }
 
     fn decide_primary(&mut self, now: Duration) {
+        self.decide_stall_check(now);
+        if !self.state.is_primary() {
+            return;
+        }
         // Two primaries (a healed partition): the tie-break loser stops, never merging.
         // Either witness: the MSL's word, or the state packets' while the MSL delays it.
         let claim = |s: Option<Duration>| s.is_some_and(|s| now >= s + self.cfg.dual_confirm);
+        let asking = self.peer.asking_until.is_some_and(|t| now < t);
         let dual = self.serving
+            && !asking
             && (self.lan.any_up() || self.msl == MslView::Up)
             && (claim(self.peer.serving_since)
                 || (self.lan.any_up() && claim(self.peer.lan_serving_since)));

@@ -44,6 +44,11 @@ pub(super) struct PeerView {
     /// Something (handshake or state packet) was heard from the peer's process since it
     /// was last forgotten (restarted).
     pub heard_since_restart: bool,
+    /// The peer, a primary back from a stall, paused its serving and asked whether we took
+    /// over ([`RoleMessage::StallCheck`](crate::role::RoleMessage::StallCheck)): until
+    /// this time its claims to serve are not a second primary's (it steps down on our
+    /// answer if we serve).
+    pub asking_until: Option<Duration>,
 }
 
 impl Default for PeerView {
@@ -64,6 +69,7 @@ impl Default for PeerView {
             serving_since: None,
             lan_serving_since: None,
             heard_since_restart: false,
+            asking_until: None,
         }
     }
 }
@@ -160,6 +166,13 @@ impl PeerView {
     pub fn update_from_status(&mut self, now: Duration, role: Role, flags: StateFlags, gen: u64) {
         self.generation = gen;
         self.set(now, role, flags, self.priority);
+    }
+
+    /// A silent peer's claims to serve are void: whatever it says when heard again starts
+    /// a new claim (the dual-primary check then waits its confirmation time afresh).
+    pub fn forget_claims(&mut self) {
+        self.serving_since = None;
+        self.lan_serving_since = None;
     }
 
     /// The peer was heard on the LAN at `at`.

@@ -26,8 +26,11 @@ impl RoleMachine {
                 self.state = RoleState::MirroredSecondary;
                 self.notify(now, Severity::Info, text::MIRRORED, String::new());
             }
+            // With the MSL silent (not gone) too: the silence may be a stall's own, and a
+            // peer that is really gone is found by the silence rules next (`lose_peer`).
+            // Dropping the news instead left the pair half mirrored for good.
             (ResyncProgress::DiskDone, RoleState::UnmirroredPrimary)
-                if self.resyncing() && self.msl == MslView::Up =>
+                if self.resyncing() && self.msl != MslView::Down =>
             {
                 self.mirror = MirrorState::Mirrored;
                 self.state = RoleState::MirroredPrimary;

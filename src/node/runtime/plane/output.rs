@@ -86,7 +86,10 @@ impl Plane {
     ) {
         let role = Some((self.role.role(), self.role.flags()));
         let changed = self.round_role.is_some() && self.round_role != role;
-        if changed || self.beacon.poll_timeout().is_some_and(|t| t <= now) {
+        // Back from a stall and asking the peer: no state packets until it answers
+        // (`RoleMachine::stall_asking`); the round then goes out at once.
+        let hold = self.role.stall_asking();
+        if !hold && (changed || self.beacon.poll_timeout().is_some_and(|t| t <= now)) {
             self.refresh_local(now);
             self.round_role = role;
             // Each adapter's next packet is then due an interval after its own schedule:
