@@ -13,6 +13,7 @@
 pub mod failover;
 pub mod failover_ka;
 pub mod failover_sniff;
+pub mod host_probe;
 pub mod msl;
 pub mod pair;
 pub mod rtt;

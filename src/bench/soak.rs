@@ -10,6 +10,7 @@
 //! | state changes | any change of either daemon's `state` (polled every 100 ms) |
 //! | gaps | the largest `peer_longest_gap_us` (over the LAN adapters) and `msl.longest_gap_us` each daemon reported, read every 100 ms and at the end (a restarted daemon starts its counters again; the unloaded start adds nothing near the loaded maxima) |
 //! | false failover | `false_failovers`: an admin-log decision of severity WARNING or CRITICAL after the start (a take-over, a secondary shutting down on a "failed" MSL, a peer declared down, a stall step-down), but for the two stall warnings that change no role, counted apart; `takeovers`: those that made a server primary; `decisions`: every admin-log line (with the consequences: resyncs, restarts) |
+//! | host | `host_stalls`: times a SCHED_FIFO 50 probe thread sharing nothing with the daemons woke 15 ms (the stall fence) or more late, `host_stall_max_ms` the longest, `host_steal_ms` the steal time the hypervisor counted (`bench::host_probe`): a decision at the same instant as a host stall was forced on the daemons from outside |
 //! | stalls | `stall_fence_trips`: primaries that stepped down after a stall; `stall_pauses`: stalled primaries that paused to ask the secondary, `stall_pauses_resumed` of them serving on; `stall_notices`: other servers noting a stall (silence not counted for 10 ms) |
 //! | keepalived flaps | a router entering the master state after the start (`(VI_1) Entering MASTER STATE` in its log); the master it took over from was never killed |
 //! | `--rt-priority N` | both daemons' threads SCHED_FIFO N set from outside (`sched_setscheduler`, re-applied when the supervisor restarts one); without it the daemons run at their own `[server] rt_priority` (50) |
@@ -33,6 +34,9 @@ use super::{json_line, Json};
 use crate::lab::daemon::DaemonOptions;
 use crate::lab::{Lab, LabConfig, Node};
 use crate::link::{Link, LinkKind, RawLink};
+
+/// The daemons' default stall fence: a host stall this long is one they notice.
+const FENCE: Duration = Duration::from_millis(15);
 
 /// `sft3 bench soak`.
 #[derive(Args, Debug)]
@@ -267,6 +271,7 @@ pub fn run(a: &SoakArgs) -> anyhow::Result<i32> {
             }
         }
     }
+    let probe = super::host_probe::HostProbe::start(50).context("starting the host probe")?;
     let t_start = SystemTime::now();
     let flood = if a.no_flood {
         None
@@ -334,6 +339,16 @@ pub fn run(a: &SoakArgs) -> anyhow::Result<i32> {
     let elapsed = t0.elapsed().as_secs_f64();
     drop(stress);
     drop(flood);
+    let probe_rt = probe.realtime;
+    let (host_stalls, steal) = probe.finish();
+    for st in &host_stalls {
+        eprintln!(
+            "soak: host probe woke {:.1} ms late at {} (host steal meanwhile {} ms)",
+            st.late.as_secs_f64() * 1e3,
+            crate::node::status::rfc3339(st.at),
+            st.steal.as_millis()
+        );
+    }
     let flaps = bed.ka.as_ref().map_or(0, |k| {
         (k.masters(Node::A) + k.masters(Node::B)).saturating_sub(masters0)
     });
@@ -396,6 +411,25 @@ pub fn run(a: &SoakArgs) -> anyhow::Result<i32> {
         ("stall_pauses", Json::U(stall_pauses as u64)),
         ("stall_pauses_resumed", Json::U(stall_resumed as u64)),
         ("stall_notices", Json::U(stall_deaf as u64)),
+        (
+            "host_stalls",
+            Json::U(host_stalls.iter().filter(|x| x.late >= FENCE).count() as u64),
+        ),
+        (
+            "host_stall_max_ms",
+            Json::F(
+                host_stalls
+                    .iter()
+                    .map(|x| x.late.as_secs_f64() * 1e3)
+                    .fold(0.0, f64::max),
+                1,
+            ),
+        ),
+        (
+            "host_steal_ms",
+            steal.map_or(Json::F(f64::NAN, 0), |d| Json::U(d.as_millis() as u64)),
+        ),
+        ("host_probe_realtime", Json::B(probe_rt)),
         ("state_changes", Json::U(state_changes)),
         ("lan_gap_max_ms_a", Json::F(ga.0, 3)),
         ("lan_gap_max_ms_b", Json::F(gb.0, 3)),
