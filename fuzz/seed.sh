@@ -270,6 +270,50 @@ for s in [
 ]:
     add("addr", s.encode())
 
+# --- journal --------------------------------------------------------------------------------
+# A header slot and a bitmap page as the journal writes them (docs: src/journal/format.rs),
+# with CRC32C computed here, and a few damaged copies.
+def crc32c(b):
+    c = 0xFFFFFFFF
+    for x in b:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
+    return c ^ 0xFFFFFFFF
+
+def journal_header(seq, history):
+    h = bytearray(4096)
+    h[0:8] = b"SFT3JRNL"
+    h[8:10] = struct.pack(">H", 1)
+    h[12:16] = struct.pack(">I", 65536)
+    h[16:24] = struct.pack(">Q", 1 << 20)
+    h[24:28] = struct.pack(">I", 4)
+    h[28:32] = struct.pack(">I", 1)
+    h[32:40] = struct.pack(">Q", seq)
+    h[40:48] = struct.pack(">Q", history[-1] if history else 0)
+    h[48] = len(history)
+    for i, g in enumerate(history):
+        h[56 + 8 * i:64 + 8 * i] = struct.pack(">Q", g)
+    h[4092:4096] = struct.pack(">I", crc32c(bytes(h[:4092])))
+    return bytes(h)
+
+def journal_page(number, bits):
+    p = bytearray(4096)
+    p[:len(bits)] = bits
+    p[4088:4092] = struct.pack(">I", number)
+    p[4092:4096] = struct.pack(">I", crc32c(bytes(p[:4092])))
+    return bytes(p)
+
+hdr = journal_header(3, [9, 8, 7])
+add("journal", hdr)
+add("journal", journal_page(2, b"\x01"))
+add("journal", journal_page(3, b"\xff\x0f"))
+add("journal", hdr + hdr + journal_page(2, b"\x03") + journal_page(3, b"\x01\x80"))
+add("journal", hdr[:100])
+damaged = bytearray(hdr)
+damaged[40] ^= 1
+add("journal", bytes(damaged))
+
 total = 0
 for t, items in sorted(seeds.items()):
     d = os.path.join(CORPUS, t)

@@ -17,6 +17,9 @@
 //!   driver (a dedicated thread over a raw link).
 //! * [`role`]: the fault-tolerance state machine (sans-IO): roles, the scenarios of the
 //!   design guide, decisions with SFT III-style notices and their evidence.
+//! * [`journal`]: the change journal of a mirrored volume: the durable dirty-region bitmap
+//!   (marked before a write is acknowledged, checksummed, rebuilt in full when it cannot
+//!   be trusted) and the generation history.
 //! * [`node`]: one server: the daemon behind `sft3 run` and `sft3 status` (config, the
 //!   control-plane thread, the MSL driver, the admin log, the control socket).
 //! * [`sim`]: the whole-pair simulator (`sft3 sim`): both servers' compositions on virtual
@@ -29,6 +32,7 @@ pub mod beacon;
 pub mod bench;
 pub mod capture;
 pub mod health;
+pub mod journal;
 mod json;
 pub mod lab;
 pub mod link;

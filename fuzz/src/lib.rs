@@ -520,3 +520,53 @@ pub fn sniff(b: &[u8]) {
     let vip = [10, 0, 0, 100];
     let _ = sft3::bench::failover_sniff::classify(b, vip);
 }
+
+/// The change journal's formats and its open: a header slot or a bitmap page from any
+/// bytes parses or is refused, never a panic; a header that parses emits the same bytes
+/// back where they are canonical (the fields, the zero padding, the CRC); and a journal
+/// file made of any bytes opens as trusted or rebuilt (every region dirty), never a panic.
+pub fn journal(b: &[u8]) {
+    use sft3::journal::format::{self, Header, PAGE};
+    use sft3::journal::{Geometry, Journal, MemStore, Opened, Store};
+    let mut page = [0u8; PAGE];
+    let n = b.len().min(PAGE);
+    page[..n].copy_from_slice(&b[..n]);
+    if let Ok(h) = Header::parse(&page) {
+        let mut out = [0u8; PAGE];
+        h.emit(&mut out);
+        assert_eq!(Header::parse(&out).as_ref(), Ok(&h));
+        // Canonical input (zero padding) emits back to itself.
+        let hl = 56 + 8 * h.history.len();
+        let canonical = page[10..12] == [0, 0]
+            && page[49..56].iter().all(|&x| x == 0)
+            && page[hl..PAGE - 4].iter().all(|&x| x == 0);
+        if canonical {
+            assert_eq!(out, page);
+        }
+    }
+    let _ = format::parse_page(&page, u32::from(b.first().copied().unwrap_or(0)));
+    // A small volume: the file is the input, repeated or cut to a few pages.
+    let Ok(g) = Geometry::new(1 << 20, 65536, 4) else {
+        return;
+    };
+    let mut store = MemStore::new();
+    let len = (b.len() * 37 % (g.file_len() as usize + PAGE)) as u64;
+    if store.set_len(len).is_err() {
+        return;
+    }
+    if !b.is_empty() {
+        let mut off = 0u64;
+        while off < len {
+            let k = (len - off).min(b.len() as u64) as usize;
+            let _ = store.write_at(&b[..k], off);
+            off += k as u64;
+        }
+    }
+    let _ = store.sync();
+    if let Ok((j, how)) = Journal::open(store, g) {
+        if let Opened::Rebuilt(_) = how {
+            assert_eq!(j.dirty_count(), g.regions);
+        }
+        assert!(j.dirty_count() <= g.regions);
+    }
+}
