@@ -7,6 +7,7 @@
 //! | [`store`] | the bytes: a real file ([`FileStore`]) or memory that models crashes ([`MemStore`]) |
 //! | [`format`] | the journal file: two checksummed header slots, the extent map, the region bitmap |
 //! | [`Journal`] | mark before acknowledging, flush lazily, clear after resync; trusted or rebuilt at open |
+//! | [`resync`] | the resync protocol's cores (sans-IO): versions keep a region copy from overwriting a newer write; the bitmap is the progress, so it resumes |
 //!
 //! **Regions.** The volume is cut into regions of `region_size` bytes (default 64 KiB)
 //! and regions into extents of `extent_regions` (default 64: 4 MiB). Why 64 KiB: a region
@@ -20,6 +21,7 @@
 
 mod bits;
 pub mod format;
+pub mod resync;
 pub mod store;
 mod tracker;
 

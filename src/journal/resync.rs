@@ -1,0 +1,476 @@
+//! The resync protocol, sans-IO: the source streams its dirty regions to the target while
+//! client writes go on, and neither a crash, a broken link nor a concurrent write can make
+//! the target keep older data than the source's.
+//!
+//! | message | from | carries | the receiver |
+//! |---|---|---|---|
+//! | [`Begin`](ResyncMsg::Begin) | source | session, regions to send | marks its volume inconsistent (durably), answers `Ready` |
+//! | [`Ready`](ResyncMsg::Ready) | target | session | |
+//! | [`Region`](ResyncMsg::Region) | source | session, region, version, the region's bytes | applies it unless it has seen a newer write to that region; answers `Ack` once durable |
+//! | [`Ack`](ResyncMsg::Ack) | target | session, region, version, applied | the source clears the region's bit unless a write to it came after `version` |
+//! | [`End`](ResyncMsg::End) | source | session | marks its volume consistent (durably), answers `Done` |
+//! | [`Done`](ResyncMsg::Done) | target | session | the resync is complete |
+//!
+//! **Versions.** The source numbers its client writes (`version`, growing). A region is
+//! read for sending at the current version, and mirrored writes carry theirs. The target
+//! remembers, per region touched in this session, the newest version it applied and
+//! refuses an older region copy; the source clears a region's dirty bit only when no write
+//! to it came after the copy's version, so a refused or overtaken copy is sent again later.
+//!
+//! **Resuming.** The dirty bitmap is the progress: a bit is cleared only after the target
+//! said its copy is durable, and the journal flushes cleared bits lazily, so after a crash
+//! of either side, or a new MSL session, the source starts a new session with what is
+//! still dirty. Nothing restarts from zero. The target stays inconsistent (it must not
+//! serve, scenario 8) from `Begin` until `End`.
+//!
+//! The driver does the I/O the cores ask for: reading a region (at the version the core
+//! gives, under the same lock as client writes, so no write slips between), writing it,
+//! making it durable, marking the volume (in)consistent, sending the messages.
+
+use std::collections::{BTreeMap, HashMap};
+
+use thiserror::Error;
+
+/// One message of the protocol (see the module documentation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResyncMsg {
+    /// Source: a session begins, with this many regions to send.
+    Begin {
+        /// Session id (new for every session).
+        session: u64,
+        /// Regions to send (for progress).
+        regions: u64,
+    },
+    /// Target: inconsistent now; send.
+    Ready {
+        /// Session id.
+        session: u64,
+    },
+    /// Source: a region's bytes.
+    Region {
+        /// Session id.
+        session: u64,
+        /// Region number.
+        region: u64,
+        /// The source's write version when it was read.
+        version: u64,
+        /// Its bytes (the region size; the last region may be shorter).
+        data: Vec<u8>,
+    },
+    /// Target: a region copy was handled (and, if applied, is durable).
+    Ack {
+        /// Session id.
+        session: u64,
+        /// Region number.
+        region: u64,
+        /// The copy's version.
+        version: u64,
+        /// False when a newer write to the region had already arrived.
+        applied: bool,
+    },
+    /// Source: every region was sent and acknowledged.
+    End {
+        /// Session id.
+        session: u64,
+    },
+    /// Target: consistent again.
+    Done {
+        /// Session id.
+        session: u64,
+    },
+}
+
+/// A resync message that could not be read.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum MsgError {
+    /// Empty, or of a type this build does not know.
+    #[error("resync message: unknown type")]
+    UnknownType,
+    /// Shorter or longer than its type says.
+    #[error("resync message of type {0}: wrong length")]
+    Length(u8),
+}
+
+impl ResyncMsg {
+    /// Encodes: a type byte (1 begin, 2 ready, 3 region, 4 ack, 5 end, 6 done), then the
+    /// session and the type's fields, big-endian; a region's bytes last.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32);
+        let mut put = |ty: u8, fields: &[u64]| {
+            out.push(ty);
+            for f in fields {
+                out.extend_from_slice(&f.to_be_bytes());
+            }
+        };
+        match self {
+            ResyncMsg::Begin { session, regions } => put(1, &[*session, *regions]),
+            ResyncMsg::Ready { session } => put(2, &[*session]),
+            ResyncMsg::Region {
+                session,
+                region,
+                version,
+                data,
+            } => {
+                put(3, &[*session, *region, *version]);
+                out.extend_from_slice(data);
+            }
+            ResyncMsg::Ack {
+                session,
+                region,
+                version,
+                applied,
+            } => {
+                put(4, &[*session, *region, *version]);
+                out.push(u8::from(*applied));
+            }
+            ResyncMsg::End { session } => put(5, &[*session]),
+            ResyncMsg::Done { session } => put(6, &[*session]),
+        }
+        out
+    }
+
+    /// Decodes a message.
+    pub fn decode(b: &[u8]) -> Result<ResyncMsg, MsgError> {
+        let (&ty, rest) = b.split_first().ok_or(MsgError::UnknownType)?;
+        let field = |i: usize| -> Result<u64, MsgError> {
+            let s = rest.get(8 * i..8 * i + 8).ok_or(MsgError::Length(ty))?;
+            let mut x = [0u8; 8];
+            x.copy_from_slice(s);
+            Ok(u64::from_be_bytes(x))
+        };
+        let exact = |n: usize| {
+            if rest.len() == n {
+                Ok(())
+            } else {
+                Err(MsgError::Length(ty))
+            }
+        };
+        Ok(match ty {
+            1 => {
+                exact(16)?;
+                ResyncMsg::Begin {
+                    session: field(0)?,
+                    regions: field(1)?,
+                }
+            }
+            2 | 5 | 6 => {
+                exact(8)?;
+                let session = field(0)?;
+                match ty {
+                    2 => ResyncMsg::Ready { session },
+                    5 => ResyncMsg::End { session },
+                    _ => ResyncMsg::Done { session },
+                }
+            }
+            3 => ResyncMsg::Region {
+                session: field(0)?,
+                region: field(1)?,
+                version: field(2)?,
+                data: rest.get(24..).ok_or(MsgError::Length(ty))?.to_vec(),
+            },
+            4 => {
+                exact(25)?;
+                let applied = match rest[24] {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(MsgError::Length(ty)),
+                };
+                ResyncMsg::Ack {
+                    session: field(0)?,
+                    region: field(1)?,
+                    version: field(2)?,
+                    applied,
+                }
+            }
+            _ => return Err(MsgError::UnknownType),
+        })
+    }
+}
+
+/// What a source core asks its driver to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceAction {
+    /// Send this message (not a region: those come as `SendRegion`).
+    Send(ResyncMsg),
+    /// Read `region` now (no client write may come between) and send it as a `Region`
+    /// message with this session and version.
+    SendRegion {
+        /// Session id.
+        session: u64,
+        /// Region number.
+        region: u64,
+        /// Its version.
+        version: u64,
+    },
+    /// The region's copy is durable on the target and no write came after it: clear its
+    /// dirty bit (the journal flushes it later).
+    Clear(u64),
+    /// The target is consistent: the resync is complete.
+    Complete,
+}
+
+/// Where a source session stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceState {
+    /// `Begin` sent, waiting for `Ready`.
+    Begun,
+    /// Sending regions.
+    Streaming,
+    /// `End` sent, waiting for `Done`.
+    Ending,
+    /// Done.
+    Complete,
+}
+
+/// The source's side of one session. Feed it the target's messages and the client writes;
+/// [`poll`](Self::poll) asks for the dirty regions through a closure and gives the actions.
+#[derive(Clone, Debug)]
+pub struct ResyncSource {
+    session: u64,
+    state: SourceState,
+    /// Regions sent and not acknowledged, with the version of their copy.
+    in_flight: BTreeMap<u64, u64>,
+    /// The newest write version per region written during the session.
+    written: HashMap<u64, u64>,
+    /// Region copies handled per window.
+    window: usize,
+    /// Where the scan of the dirty bitmap stands (regions below were sent or are clean).
+    cursor: u64,
+    /// The current write version.
+    version: u64,
+    /// Regions acknowledged and cleared.
+    done: u64,
+    total: u64,
+    begun: bool,
+}
+
+impl ResyncSource {
+    /// A new session with `dirty` regions to send, at most `window` copies in flight, the
+    /// source's write version now being `version`.
+    pub fn new(session: u64, dirty: u64, window: usize, version: u64) -> ResyncSource {
+        ResyncSource {
+            session,
+            state: SourceState::Begun,
+            in_flight: BTreeMap::new(),
+            written: HashMap::new(),
+            window: window.max(1),
+            cursor: 0,
+            version,
+            done: 0,
+            total: dirty,
+            begun: false,
+        }
+    }
+
+    /// The session id.
+    pub fn session(&self) -> u64 {
+        self.session
+    }
+
+    /// Where it stands.
+    pub fn state(&self) -> SourceState {
+        self.state
+    }
+
+    /// Regions acknowledged so far, and the total planned at the start (writes during the
+    /// session may add a few).
+    pub fn progress(&self) -> (u64, u64) {
+        (self.done, self.total.max(self.done))
+    }
+
+    /// A client write of `regions` got version `version` (versions grow). Its regions are
+    /// dirty in the journal already (tracking goes on during a resync).
+    pub fn on_write(&mut self, regions: std::ops::Range<u64>, version: u64) {
+        self.version = self.version.max(version);
+        for r in regions {
+            self.written.insert(r, version);
+            // A region behind the cursor and not in flight was sent and cleared: it is
+            // dirty again and must be found again.
+            if r < self.cursor && !self.in_flight.contains_key(&r) {
+                self.cursor = r;
+            }
+        }
+    }
+
+    /// The next actions. `next_dirty(from)` gives the first dirty region at or after
+    /// `from`, if any.
+    pub fn poll(&mut self, mut next_dirty: impl FnMut(u64) -> Option<u64>) -> Vec<SourceAction> {
+        let mut out = Vec::new();
+        match self.state {
+            SourceState::Begun => {
+                if !self.begun {
+                    self.begun = true;
+                    out.push(SourceAction::Send(ResyncMsg::Begin {
+                        session: self.session,
+                        regions: self.total,
+                    }));
+                }
+            }
+            SourceState::Streaming => {
+                while self.in_flight.len() < self.window {
+                    let Some(r) = next_dirty(self.cursor) else {
+                        break;
+                    };
+                    self.cursor = r + 1;
+                    if self.in_flight.contains_key(&r) {
+                        continue;
+                    }
+                    self.in_flight.insert(r, self.version);
+                    out.push(SourceAction::SendRegion {
+                        session: self.session,
+                        region: r,
+                        version: self.version,
+                    });
+                }
+                if self.in_flight.is_empty() && next_dirty(0).is_none() {
+                    self.state = SourceState::Ending;
+                    out.push(SourceAction::Send(ResyncMsg::End {
+                        session: self.session,
+                    }));
+                } else if self.in_flight.is_empty() && next_dirty(self.cursor).is_none() {
+                    // Dirty regions before the cursor (written again): scan from the start.
+                    self.cursor = 0;
+                    out.extend(self.poll(next_dirty));
+                }
+            }
+            SourceState::Ending | SourceState::Complete => {}
+        }
+        out
+    }
+
+    /// A message from the target (another session's is ignored).
+    pub fn on_msg(&mut self, msg: &ResyncMsg) -> Vec<SourceAction> {
+        let mut out = Vec::new();
+        match *msg {
+            ResyncMsg::Ready { session }
+                if session == self.session && self.state == SourceState::Begun =>
+            {
+                self.state = SourceState::Streaming;
+            }
+            ResyncMsg::Ack {
+                session,
+                region,
+                version,
+                applied: _,
+            } if session == self.session && self.in_flight.get(&region) == Some(&version) => {
+                self.in_flight.remove(&region);
+                // Cleared only if no write came after the copy was read; a refused copy
+                // (the target had a newer write) always has one after it.
+                if self.written.get(&region).is_none_or(|&w| w <= version) {
+                    self.written.remove(&region);
+                    self.done += 1;
+                    out.push(SourceAction::Clear(region));
+                } else if region < self.cursor {
+                    self.cursor = region;
+                }
+            }
+            ResyncMsg::Done { session }
+                if session == self.session && self.state == SourceState::Ending =>
+            {
+                self.state = SourceState::Complete;
+                out.push(SourceAction::Complete);
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+/// What a target core asks its driver to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetAction {
+    /// Mark the volume inconsistent durably, then send the message (`Ready`).
+    MarkInconsistentThenSend(ResyncMsg),
+    /// Write the region's bytes, make them durable, then send the message (`Ack`).
+    WriteThenSend {
+        /// Region number.
+        region: u64,
+        /// The `Ack` to send once durable.
+        ack: ResyncMsg,
+    },
+    /// Send the message now (an `Ack` of a refused copy).
+    Send(ResyncMsg),
+    /// Mark the volume consistent durably, then send the message (`Done`).
+    MarkConsistentThenSend(ResyncMsg),
+}
+
+/// The target's side: which copies are older than what it holds.
+#[derive(Clone, Debug, Default)]
+pub struct ResyncTarget {
+    session: Option<u64>,
+    /// The newest version applied per region in this session (writes and copies).
+    applied: HashMap<u64, u64>,
+    /// Regions received so far in this session, and planned.
+    received: u64,
+    planned: u64,
+}
+
+impl ResyncTarget {
+    /// A target with no session.
+    pub fn new() -> ResyncTarget {
+        ResyncTarget::default()
+    }
+
+    /// The current session, if any.
+    pub fn session(&self) -> Option<u64> {
+        self.session
+    }
+
+    /// Regions applied or refused so far in this session, and the number planned.
+    pub fn progress(&self) -> (u64, u64) {
+        (self.received, self.planned.max(self.received))
+    }
+
+    /// A mirrored client write of `regions` with `version` was applied.
+    pub fn on_write(&mut self, regions: std::ops::Range<u64>, version: u64) {
+        for r in regions {
+            let v = self.applied.entry(r).or_insert(version);
+            *v = (*v).max(version);
+        }
+    }
+
+    /// A message from the source.
+    pub fn on_msg(&mut self, msg: &ResyncMsg) -> Option<TargetAction> {
+        match *msg {
+            ResyncMsg::Begin { session, regions } => {
+                // A new session replaces any other (the source restarted or the link did).
+                self.session = Some(session);
+                self.applied.clear();
+                self.received = 0;
+                self.planned = regions;
+                Some(TargetAction::MarkInconsistentThenSend(ResyncMsg::Ready {
+                    session,
+                }))
+            }
+            ResyncMsg::Region {
+                session,
+                region,
+                version,
+                ..
+            } if Some(session) == self.session => {
+                self.received += 1;
+                let newer = self.applied.get(&region).is_some_and(|&v| v > version);
+                let ack = ResyncMsg::Ack {
+                    session,
+                    region,
+                    version,
+                    applied: !newer,
+                };
+                if newer {
+                    Some(TargetAction::Send(ack))
+                } else {
+                    self.applied.insert(region, version);
+                    Some(TargetAction::WriteThenSend { region, ack })
+                }
+            }
+            ResyncMsg::End { session } if Some(session) == self.session => {
+                self.session = None;
+                self.applied.clear();
+                Some(TargetAction::MarkConsistentThenSend(ResyncMsg::Done {
+                    session,
+                }))
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The resync cores driven over modelled links: region copies on one class, mirrored
+//! client writes on another (so they overtake each other), acks and control back; random
+//! writes during the resync, broken sessions, crashes of the source's journal. Whatever
+//! happens, once a session completes the target's volume equals the source's.
+
+use std::collections::VecDeque;
+
+use sft3::journal::resync::{
+    ResyncMsg, ResyncSource, ResyncTarget, SourceAction, SourceState, TargetAction,
+};
+use sft3::journal::{Geometry, Journal, JournalState, MemStore, Opened};
+
+const REGION: usize = 4096;
+const REGIONS: u64 = 64;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn geometry() -> Geometry {
+    Geometry::new(REGIONS * REGION as u64, REGION as u32, 4).unwrap()
+}
+
+/// A mirrored client write on its way to the target.
+struct Write {
+    off: usize,
+    data: Vec<u8>,
+    version: u64,
+}
+
+struct World {
+    src: Vec<u8>,
+    dst: Vec<u8>,
+    journal: Journal<MemStore>,
+    source: ResyncSource,
+    target: ResyncTarget,
+    /// Source → target, bulk class (region copies) and control class (begin, end).
+    bulk: VecDeque<ResyncMsg>,
+    ctl: VecDeque<ResyncMsg>,
+    /// Source → target, event class (mirrored writes).
+    events: VecDeque<Write>,
+    /// Target → source (acks, ready, done).
+    back: VecDeque<ResyncMsg>,
+    version: u64,
+    /// The test's own record: the newest mirrored write applied per region at the target.
+    written_at_target: std::collections::HashMap<u64, u64>,
+    sessions: u64,
+    target_consistent: bool,
+    complete: bool,
+}
+
+impl World {
+    fn new(rng: &mut Rng) -> World {
+        let g = geometry();
+        let (mut journal, how) = Journal::open(MemStore::new(), g).unwrap();
+        assert_eq!(how, Opened::Created);
+        journal.set_state(JournalState::default()).unwrap();
+        let mut src = vec![0u8; REGIONS as usize * REGION];
+        let dst = src.clone();
+        // Unmirrored writes: the source changed some regions.
+        for _ in 0..rng.below(40) + 1 {
+            let r = rng.below(REGIONS);
+            let b = rng.next() as u8;
+            src[r as usize * REGION..(r as usize + 1) * REGION].fill(b);
+            journal.mark(r..r + 1).unwrap();
+        }
+        let dirty = journal.dirty_count();
+        World {
+            src,
+            dst,
+            journal,
+            source: ResyncSource::new(1, dirty, 8, 0),
+            target: ResyncTarget::new(),
+            bulk: VecDeque::new(),
+            ctl: VecDeque::new(),
+            events: VecDeque::new(),
+            back: VecDeque::new(),
+            version: 0,
+            written_at_target: std::collections::HashMap::new(),
+            sessions: 1,
+            target_consistent: true,
+            complete: false,
+        }
+    }
+
+    fn do_source(&mut self, actions: Vec<SourceAction>) {
+        for a in actions {
+            match a {
+                SourceAction::Send(m) => self.ctl.push_back(m),
+                SourceAction::SendRegion {
+                    session,
+                    region,
+                    version,
+                } => {
+                    let r = region as usize;
+                    self.bulk.push_back(ResyncMsg::Region {
+                        session,
+                        region,
+                        version,
+                        data: self.src[r * REGION..(r + 1) * REGION].to_vec(),
+                    });
+                }
+                SourceAction::Clear(r) => self.journal.clear(r),
+                SourceAction::Complete => self.complete = true,
+            }
+        }
+    }
+
+    fn poll_source(&mut self) {
+        let j = &self.journal;
+        let acts = self.source.poll(|from| j.dirty().find(|&r| r >= from));
+        self.do_source(acts);
+    }
+
+    fn client_write(&mut self, rng: &mut Rng) {
+        let off = rng.below(REGIONS * REGION as u64 - 300) as usize;
+        let len = 1 + rng.below(2 * REGION as u64) as usize;
+        let len = len.min(self.src.len() - off);
+        let b = rng.next() as u8;
+        self.version += 1;
+        self.src[off..off + len].fill(b);
+        let regions = self.journal.regions_of(off as u64, len as u64);
+        self.journal.mark(regions.clone()).unwrap();
+        self.source.on_write(regions, self.version);
+        self.events.push_back(Write {
+            off,
+            data: vec![b; len],
+            version: self.version,
+        });
+    }
+
+    fn deliver_to_target(&mut self, m: ResyncMsg) {
+        match self.target.on_msg(&m) {
+            Some(TargetAction::MarkInconsistentThenSend(r)) => {
+                self.target_consistent = false;
+                self.back.push_back(r);
+            }
+            Some(TargetAction::WriteThenSend { region, ack }) => {
+                if let ResyncMsg::Region { data, version, .. } = m {
+                    // The rule: a write that arrived is never overwritten by an
+                    // older copy, not even for a while.
+                    let newest = self.written_at_target.get(&region).copied().unwrap_or(0);
+                    assert!(
+                        version >= newest,
+                        "region {region}: copy of version {version} over a write of {newest}"
+                    );
+                    let r = region as usize;
+                    self.dst[r * REGION..(r + 1) * REGION].copy_from_slice(&data);
+                }
+                self.back.push_back(ack);
+            }
+            Some(TargetAction::Send(a)) => self.back.push_back(a),
+            Some(TargetAction::MarkConsistentThenSend(d)) => {
+                self.target_consistent = true;
+                self.back.push_back(d);
+            }
+            None => {}
+        }
+    }
+
+    fn deliver_write(&mut self, w: Write) {
+        self.dst[w.off..w.off + w.data.len()].copy_from_slice(&w.data);
+        let regions = self.journal.regions_of(w.off as u64, w.data.len() as u64);
+        for r in regions.clone() {
+            let v = self.written_at_target.entry(r).or_insert(0);
+            *v = (*v).max(w.version);
+        }
+        self.target.on_write(regions, w.version);
+    }
+
+    /// A broken MSL session: what was on its way is lost; a new session starts.
+    fn new_session(&mut self) {
+        self.bulk.clear();
+        self.ctl.clear();
+        self.back.clear();
+        // Mirrored writes lost in the break: their regions are dirty in the journal.
+        self.events.clear();
+        self.sessions += 1;
+        self.source = ResyncSource::new(self.sessions, self.journal.dirty_count(), 8, self.version);
+        self.complete = false;
+    }
+
+    fn step(&mut self, rng: &mut Rng, writes: bool) {
+        match rng.below(12) {
+            0..=2 => {
+                if let Some(m) = self.bulk.pop_front() {
+                    self.deliver_to_target(m);
+                }
+            }
+            3 | 4 => {
+                if let Some(m) = self.ctl.pop_front() {
+                    self.deliver_to_target(m);
+                }
+            }
+            5 | 6 => {
+                if let Some(w) = self.events.pop_front() {
+                    self.deliver_write(w);
+                }
+            }
+            7 | 8 => {
+                if let Some(m) = self.back.pop_front() {
+                    let acts = self.source.on_msg(&m);
+                    self.do_source(acts);
+                }
+            }
+            9 if writes => self.client_write(rng),
+            10 if rng.below(8) == 0 => self.journal.flush().unwrap(),
+            _ => {}
+        }
+        self.poll_source();
+    }
+}
+
+#[test]
+fn messages_round_trip_and_bad_ones_are_refused() {
+    for m in [
+        ResyncMsg::Begin {
+            session: 1,
+            regions: 9,
+        },
+        ResyncMsg::Ready { session: 2 },
+        ResyncMsg::Region {
+            session: 3,
+            region: 4,
+            version: 5,
+            data: vec![1, 2, 3],
+        },
+        ResyncMsg::Ack {
+            session: 6,
+            region: 7,
+            version: 8,
+            applied: false,
+        },
+        ResyncMsg::End { session: 9 },
+        ResyncMsg::Done { session: 10 },
+    ] {
+        assert_eq!(ResyncMsg::decode(&m.encode()), Ok(m));
+    }
+    assert!(ResyncMsg::decode(&[]).is_err());
+    assert!(ResyncMsg::decode(&[7]).is_err());
+    assert!(ResyncMsg::decode(&[2, 0, 0]).is_err());
+    let mut ack = ResyncMsg::Ack {
+        session: 1,
+        region: 1,
+        version: 1,
+        applied: true,
+    }
+    .encode();
+    *ack.last_mut().unwrap() = 2;
+    assert!(ResyncMsg::decode(&ack).is_err());
+}
+
+#[test]
+fn a_plain_resync_converges() {
+    let mut rng = Rng(7);
+    let mut w = World::new(&mut rng);
+    assert_ne!(w.src, w.dst);
+    for _ in 0..100_000 {
+        if w.complete {
+            break;
+        }
+        w.step(&mut rng, false);
+    }
+    assert!(w.complete);
+    assert_eq!(w.source.state(), SourceState::Complete);
+    assert!(w.target_consistent);
+    assert_eq!(w.src, w.dst);
+    assert_eq!(w.journal.dirty_count(), 0);
+}
+
+#[test]
+fn writes_breaks_and_crashes_during_resync_never_leave_older_data() {
+    for seed in 1..=400u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let mut w = World::new(&mut rng);
+        for _ in 0..3000 {
+            w.step(&mut rng, true);
+            match rng.below(400) {
+                0 => w.new_session(),
+                1 => {
+                    // The source's process crashes: its journal reopens from what was
+                    // durable (a torn mix of the unsynced sectors), then a new session.
+                    let mut store = std::mem::replace(
+                        &mut w.journal,
+                        Journal::create(MemStore::new(), geometry(), JournalState::default())
+                            .unwrap(),
+                    )
+                    .into_store();
+                    let mut k = Rng(seed ^ rng.next());
+                    store.crash(|_, _| k.below(2) == 0);
+                    let (j, _) = Journal::open(store, geometry()).unwrap();
+                    w.journal = j;
+                    w.new_session();
+                }
+                _ => {}
+            }
+        }
+        // Writes stop; everything in flight arrives; the resync must finish.
+        for _ in 0..200_000 {
+            if w.complete && w.events.is_empty() {
+                break;
+            }
+            w.step(&mut rng, false);
+        }
+        assert!(
+            w.complete,
+            "seed {seed}: no completion ({:?})",
+            w.source.state()
+        );
+        assert!(w.target_consistent, "seed {seed}");
+        assert_eq!(w.src, w.dst, "seed {seed}: volumes differ after the resync");
+    }
+}
