@@ -55,6 +55,9 @@ struct World {
     /// The test's own record: the newest mirrored write applied per region at the target.
     written_at_target: std::collections::HashMap<u64, u64>,
     sessions: u64,
+    /// Regions the target changed on its own (a primary that died before its peer had
+    /// the write, back as the target): dirty in its journal until a session ends.
+    target_dirty: std::collections::BTreeSet<u64>,
     target_consistent: bool,
     complete: bool,
 }
@@ -74,6 +77,13 @@ impl World {
             src[r as usize * REGION..(r as usize + 1) * REGION].fill(b);
             journal.mark(r..r + 1).unwrap();
         }
+        let mut dst = dst;
+        let mut target_dirty = std::collections::BTreeSet::new();
+        for _ in 0..rng.below(6) {
+            let r = rng.below(REGIONS);
+            dst[r as usize * REGION] ^= 0x5a;
+            target_dirty.insert(r);
+        }
         let dirty = journal.dirty_count();
         World {
             src,
@@ -88,6 +98,7 @@ impl World {
             version: 0,
             written_at_target: std::collections::HashMap::new(),
             sessions: 1,
+            target_dirty,
             target_consistent: true,
             complete: false,
         }
@@ -111,6 +122,9 @@ impl World {
                     });
                 }
                 SourceAction::Clear(r) => self.journal.clear(r),
+                SourceAction::Mark(r) => {
+                    self.journal.mark(r).unwrap();
+                }
                 SourceAction::Complete => self.complete = true,
             }
         }
@@ -143,6 +157,18 @@ impl World {
         match self.target.on_msg(&m) {
             Some(TargetAction::MarkInconsistentThenSend(r)) => {
                 self.target_consistent = false;
+                // Its own dirty regions first, in runs (the driver's part of the protocol).
+                let session = self.target.session().unwrap();
+                let mut runs: Vec<(u64, u64)> = Vec::new();
+                for &d in &self.target_dirty {
+                    match runs.last_mut() {
+                        Some((a, n)) if *a + *n == d => *n += 1,
+                        _ => runs.push((d, 1)),
+                    }
+                }
+                if !runs.is_empty() {
+                    self.back.push_back(ResyncMsg::Dirty { session, runs });
+                }
                 self.back.push_back(r);
             }
             Some(TargetAction::WriteThenSend { region, ack }) => {
@@ -162,6 +188,7 @@ impl World {
             Some(TargetAction::Send(a)) => self.back.push_back(a),
             Some(TargetAction::MarkConsistentThenSend(d)) => {
                 self.target_consistent = true;
+                self.target_dirty.clear();
                 self.back.push_back(d);
             }
             None => {}
@@ -241,7 +268,14 @@ fn messages_round_trip_and_bad_ones_are_refused() {
             version: 8,
             applied: false,
         },
-        ResyncMsg::End { session: 9 },
+        ResyncMsg::End {
+            session: 9,
+            history: vec![7, 3],
+        },
+        ResyncMsg::Dirty {
+            session: 9,
+            runs: vec![(0, 4), (100, 1)],
+        },
         ResyncMsg::Done { session: 10 },
     ] {
         assert_eq!(ResyncMsg::decode(&m.encode()), Ok(m));

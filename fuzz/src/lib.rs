@@ -521,13 +521,17 @@ pub fn sniff(b: &[u8]) {
     let _ = sft3::bench::failover_sniff::classify(b, vip);
 }
 
-/// The change journal's formats and its open: a resync message, a header slot or a bitmap
+/// The change journal's formats and its open: a resync or mirror message, a header slot or a bitmap
 /// page from any bytes parses or is refused, never a panic; a header that parses emits the same bytes
 /// back where they are canonical (the fields, the zero padding, the CRC); and a journal
 /// file made of any bytes opens as trusted or rebuilt (every region dirty), never a panic.
 pub fn journal(b: &[u8]) {
     // The resync protocol's messages: a message that decodes encodes back to the input.
     if let Ok(m) = sft3::journal::resync::ResyncMsg::decode(b) {
+        assert_eq!(m.encode(), b);
+    }
+    // The mirrored writes' messages, the same way.
+    if let Ok(m) = sft3::journal::mirror::MirrorMsg::decode(b) {
         assert_eq!(m.encode(), b);
     }
     use sft3::journal::format::{self, Header, PAGE};

@@ -280,3 +280,87 @@ fn runs(regions: &[u64]) -> Vec<Range<u64>> {
     }
     out
 }
+
+/// A mirrored write on the MSL's event class: the primary's write, and the secondary's
+/// answer once its copy is durable.
+///
+/// | type | message | fields (big-endian) |
+/// |---|---|---|
+/// | `0x11` | [`Write`](MirrorMsg::Write) | version u64, offset u64, then the data |
+/// | `0x12` | [`Durable`](MirrorMsg::Durable) | version u64 |
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MirrorMsg {
+    /// Primary: apply these bytes at `offset` (version `version`).
+    Write {
+        /// The write's version (see [`super::resync`]).
+        version: u64,
+        /// Byte offset in the volume.
+        offset: u64,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// Secondary: the write of `version` is durable here.
+    Durable {
+        /// Its version.
+        version: u64,
+    },
+}
+
+/// A mirror message that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MirrorMsgError {
+    /// Empty, or of a type this build does not know.
+    #[error("mirror message: unknown type")]
+    UnknownType,
+    /// Shorter or longer than its type says.
+    #[error("mirror message of type {0:#04x}: wrong length")]
+    Length(u8),
+}
+
+impl MirrorMsg {
+    /// Encodes (see the type's table).
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            MirrorMsg::Write {
+                version,
+                offset,
+                data,
+            } => {
+                let mut out = Vec::with_capacity(17 + data.len());
+                out.push(0x11);
+                out.extend_from_slice(&version.to_be_bytes());
+                out.extend_from_slice(&offset.to_be_bytes());
+                out.extend_from_slice(data);
+                out
+            }
+            MirrorMsg::Durable { version } => {
+                let mut out = vec![0x12];
+                out.extend_from_slice(&version.to_be_bytes());
+                out
+            }
+        }
+    }
+
+    /// Decodes a message.
+    pub fn decode(b: &[u8]) -> Result<MirrorMsg, MirrorMsgError> {
+        let (&ty, rest) = b.split_first().ok_or(MirrorMsgError::UnknownType)?;
+        let word = |i: usize| -> Result<u64, MirrorMsgError> {
+            let s = rest
+                .get(8 * i..8 * i + 8)
+                .ok_or(MirrorMsgError::Length(ty))?;
+            let mut x = [0u8; 8];
+            x.copy_from_slice(s);
+            Ok(u64::from_be_bytes(x))
+        };
+        match ty {
+            0x11 => Ok(MirrorMsg::Write {
+                version: word(0)?,
+                offset: word(1)?,
+                data: rest.get(16..).ok_or(MirrorMsgError::Length(ty))?.to_vec(),
+            }),
+            0x12 if rest.len() == 8 => Ok(MirrorMsg::Durable { version: word(0)? }),
+            0x12 => Err(MirrorMsgError::Length(ty)),
+            _ => Err(MirrorMsgError::UnknownType),
+        }
+    }
+}

@@ -5,10 +5,11 @@
 //! | message | from | carries | the receiver |
 //! |---|---|---|---|
 //! | [`Begin`](ResyncMsg::Begin) | source | session, regions to send | marks its volume inconsistent (durably), answers `Ready` |
+//! | [`Dirty`](ResyncMsg::Dirty) | target | session, runs of its own dirty regions | marks them dirty (durably): they are sent too |
 //! | [`Ready`](ResyncMsg::Ready) | target | session | |
 //! | [`Region`](ResyncMsg::Region) | source | session, region, version, the region's bytes | applies it unless it has seen a newer write to that region; answers `Ack` once durable |
 //! | [`Ack`](ResyncMsg::Ack) | target | session, region, version, applied | the source clears the region's bit unless a write to it came after `version` |
-//! | [`End`](ResyncMsg::End) | source | session | marks its volume consistent (durably), answers `Done` |
+//! | [`End`](ResyncMsg::End) | source | session, its generation history | adopts the history, clears its own dirty bits, marks its volume consistent (durably), answers `Done` |
 //! | [`Done`](ResyncMsg::Done) | target | session | the resync is complete |
 //!
 //! **Versions.** The source numbers its client writes (`version`, growing). A region is
@@ -16,6 +17,13 @@
 //! remembers, per region touched in this session, the newest version it applied and
 //! refuses an older region copy; the source clears a region's dirty bit only when no write
 //! to it came after the copy's version, so a refused or overtaken copy is sent again later.
+//!
+//! **The target's own changes.** A target may hold regions the source never saw: a
+//! primary that wrote locally and died before its peer had the write comes back as the
+//! target, with those regions dirty in its journal. After `Begin` it sends them as `Dirty`
+//! runs (before `Ready`, in the same class, so the source has marked them before it
+//! streams); the source copies them over like its own. The target clears its bits at `End`,
+//! once every region either side marked is a copy of the source's.
 //!
 //! **Resuming.** The dirty bitmap is the progress: a bit is cleared only after the target
 //! said its copy is durable, and the journal flushes cleared bits lazily, so after a crash
@@ -68,10 +76,19 @@ pub enum ResyncMsg {
         /// False when a newer write to the region had already arrived.
         applied: bool,
     },
+    /// Target: regions of its own that may differ (sent after `Begin`, before `Ready`).
+    Dirty {
+        /// Session id.
+        session: u64,
+        /// Runs of regions: (first, count); at most [`MAX_DIRTY_RUNS`] per message.
+        runs: Vec<(u64, u64)>,
+    },
     /// Source: every region was sent and acknowledged.
     End {
         /// Session id.
         session: u64,
+        /// The source's generation history, newest first (the target adopts it).
+        history: Vec<u64>,
     },
     /// Target: consistent again.
     Done {
@@ -79,6 +96,11 @@ pub enum ResyncMsg {
         session: u64,
     },
 }
+
+/// Runs in one [`ResyncMsg::Dirty`] (64 KiB of runs).
+pub const MAX_DIRTY_RUNS: usize = 4096;
+/// Generation ids in one [`ResyncMsg::End`] (the handshake's limit).
+pub const MAX_END_HISTORY: usize = 8;
 
 /// A resync message that could not be read.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -92,8 +114,9 @@ pub enum MsgError {
 }
 
 impl ResyncMsg {
-    /// Encodes: a type byte (1 begin, 2 ready, 3 region, 4 ack, 5 end, 6 done), then the
-    /// session and the type's fields, big-endian; a region's bytes last.
+    /// Encodes: a type byte (1 begin, 2 ready, 3 region, 4 ack, 5 end, 6 done, 7 dirty),
+    /// then the session and the type's fields, big-endian; a region's bytes, the runs and
+    /// the history last.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(32);
         let mut put = |ty: u8, fields: &[u64]| {
@@ -123,7 +146,19 @@ impl ResyncMsg {
                 put(4, &[*session, *region, *version]);
                 out.push(u8::from(*applied));
             }
-            ResyncMsg::End { session } => put(5, &[*session]),
+            ResyncMsg::End { session, history } => {
+                put(5, &[*session]);
+                history
+                    .iter()
+                    .for_each(|g| out.extend_from_slice(&g.to_be_bytes()));
+            }
+            ResyncMsg::Dirty { session, runs } => {
+                put(7, &[*session]);
+                for (a, n) in runs {
+                    out.extend_from_slice(&a.to_be_bytes());
+                    out.extend_from_slice(&n.to_be_bytes());
+                }
+            }
             ResyncMsg::Done { session } => put(6, &[*session]),
         }
         out
@@ -153,13 +188,35 @@ impl ResyncMsg {
                     regions: field(1)?,
                 }
             }
-            2 | 5 | 6 => {
+            2 | 6 => {
                 exact(8)?;
                 let session = field(0)?;
                 match ty {
                     2 => ResyncMsg::Ready { session },
-                    5 => ResyncMsg::End { session },
                     _ => ResyncMsg::Done { session },
+                }
+            }
+            5 | 7 => {
+                let words = rest.len() / 8;
+                let per = if ty == 5 { 1 } else { 2 };
+                let max = if ty == 5 {
+                    MAX_END_HISTORY
+                } else {
+                    2 * MAX_DIRTY_RUNS
+                };
+                if rest.len() % 8 != 0 || words == 0 || (words - 1) % per != 0 || words - 1 > max {
+                    return Err(MsgError::Length(ty));
+                }
+                let session = field(0)?;
+                let tail = (1..words).map(field).collect::<Result<Vec<u64>, _>>()?;
+                if ty == 5 {
+                    ResyncMsg::End {
+                        session,
+                        history: tail,
+                    }
+                } else {
+                    let runs: Vec<(u64, u64)> = tail.chunks(2).map(|c| (c[0], c[1])).collect();
+                    ResyncMsg::Dirty { session, runs }
                 }
             }
             3 => ResyncMsg::Region {
@@ -205,6 +262,9 @@ pub enum SourceAction {
     /// The region's copy is durable on the target and no write came after it: clear its
     /// dirty bit (the journal flushes it later).
     Clear(u64),
+    /// The target's own dirty regions: mark them dirty in the journal (durably) before
+    /// handling anything after this action; they are sent like the source's.
+    Mark(std::ops::Range<u64>),
     /// The target is consistent: the resync is complete.
     Complete,
 }
@@ -242,6 +302,8 @@ pub struct ResyncSource {
     done: u64,
     total: u64,
     begun: bool,
+    /// The generation history `End` carries.
+    history: Vec<u64>,
 }
 
 impl ResyncSource {
@@ -259,7 +321,14 @@ impl ResyncSource {
             done: 0,
             total: dirty,
             begun: false,
+            history: Vec::new(),
         }
+    }
+
+    /// The generation history the target adopts at the end (newest first, at most
+    /// [`MAX_END_HISTORY`] kept).
+    pub fn set_history(&mut self, history: &[u64]) {
+        self.history = history.iter().copied().take(MAX_END_HISTORY).collect();
     }
 
     /// The session id.
@@ -326,6 +395,7 @@ impl ResyncSource {
                     self.state = SourceState::Ending;
                     out.push(SourceAction::Send(ResyncMsg::End {
                         session: self.session,
+                        history: self.history.clone(),
                     }));
                 } else if self.in_flight.is_empty() && next_dirty(self.cursor).is_none() {
                     // Dirty regions before the cursor (written again): scan from the start.
@@ -342,6 +412,17 @@ impl ResyncSource {
     pub fn on_msg(&mut self, msg: &ResyncMsg) -> Vec<SourceAction> {
         let mut out = Vec::new();
         match *msg {
+            ResyncMsg::Dirty { session, ref runs }
+                if session == self.session && self.state == SourceState::Begun =>
+            {
+                for &(first, count) in runs {
+                    let Some(end) = first.checked_add(count).filter(|_| count > 0) else {
+                        continue;
+                    };
+                    self.total += count;
+                    out.push(SourceAction::Mark(first..end));
+                }
+            }
             ResyncMsg::Ready { session }
                 if session == self.session && self.state == SourceState::Begun =>
             {
@@ -463,7 +544,7 @@ impl ResyncTarget {
                     Some(TargetAction::WriteThenSend { region, ack })
                 }
             }
-            ResyncMsg::End { session } if Some(session) == self.session => {
+            ResyncMsg::End { session, .. } if Some(session) == self.session => {
                 self.session = None;
                 self.applied.clear();
                 Some(TargetAction::MarkConsistentThenSend(ResyncMsg::Done {
