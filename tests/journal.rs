@@ -38,6 +38,27 @@ fn memory_per_tib_is_about_one_bit_per_region() {
 }
 
 #[test]
+fn next_dirty_finds_what_the_scan_finds() {
+    let g = Geometry::new(4096 * 700, 4096, 4).unwrap();
+    let mut j = Journal::create(MemStore::new(), g, state(&[1], 0)).unwrap();
+    let mut x = 12345u64;
+    for _ in 0..40 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let r = (x >> 33) % g.regions;
+        j.mark(r..r + 1 + (x % 3)).unwrap();
+    }
+    for from in 0..=g.regions + 2 {
+        assert_eq!(
+            j.next_dirty(from),
+            j.dirty().find(|&r| r >= from),
+            "from {from}"
+        );
+    }
+}
+
+#[test]
 fn geometry_is_checked() {
     assert!(Geometry::new(0, 65536, 64).is_err());
     assert!(Geometry::new(MIB, 3000, 64).is_err());

@@ -75,6 +75,36 @@ impl Bits {
         }
     }
 
+    /// The first set bit at or after `from`: skips clear bytes eight at a time, so a scan
+    /// of a sparse bitmap costs a byte compare per 64 bits.
+    pub fn next_one(&self, from: u64) -> Option<u64> {
+        if from >= self.len {
+            return None;
+        }
+        let mut k = (from / 8) as usize;
+        let first = self.bytes[k] & (0xffu8 << (from % 8));
+        if first != 0 {
+            let i = k as u64 * 8 + u64::from(first.trailing_zeros());
+            return (i < self.len).then_some(i);
+        }
+        k += 1;
+        while k < self.bytes.len() {
+            if let Some(chunk) = self.bytes.get(k..k + 8) {
+                if chunk.iter().all(|&b| b == 0) {
+                    k += 8;
+                    continue;
+                }
+            }
+            let b = self.bytes[k];
+            if b != 0 {
+                let i = k as u64 * 8 + u64::from(b.trailing_zeros());
+                return (i < self.len).then_some(i);
+            }
+            k += 1;
+        }
+        None
+    }
+
     /// Indices of the set bits, in order.
     pub fn ones(&self) -> impl Iterator<Item = u64> + '_ {
         self.bytes

@@ -371,6 +371,11 @@ impl<S: Store> Journal<S> {
         self.regions.ones()
     }
 
+    /// The first dirty region at or after `from`.
+    pub fn next_dirty(&self, from: u64) -> Option<u64> {
+        self.regions.next_one(from)
+    }
+
     /// Counters for the status output.
     pub fn counters(&self) -> JournalCounters {
         self.counters

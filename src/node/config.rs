@@ -9,6 +9,7 @@
 //! | `[engine]` | `net` (required) |
 //! | `[paths]` | `log_file` ([`DEFAULT_LOG_FILE`]), `control_socket` ([`DEFAULT_CONTROL_SOCKET`]) |
 //! | `[role]` | `startup_wait_ms` (100), `stall_fence_ms` (15; 0 = off) |
+//! | `[volume]` (optional) | `path` (required), `size`, `region_size` (64 KiB), `journal`, `resync_window` (32), `resync_rate` (0): see [`volume`] |
 //!
 //! The file is read into a [`toml::Table`] and walked by hand rather than through derived
 //! `Deserialize` impls, so that every error names its key with its full path
@@ -26,6 +27,9 @@ use crate::wire::addr::Net;
 use crate::wire::auth::AuthKey;
 use crate::wire::ethernet::Framing;
 use crate::wire::state::{MAX_ADAPTERS, NAME_LEN};
+
+pub mod volume;
+pub use volume::{parse_size, VolumeSection};
 
 /// The default admin log file.
 pub const DEFAULT_LOG_FILE: &str = "/var/log/sft3/admin.log";
@@ -215,6 +219,8 @@ pub struct NodeConfig {
     pub paths: PathsSection,
     /// `[role]`.
     pub role: RoleSection,
+    /// `[volume]`, if configured.
+    pub volume: Option<VolumeSection>,
 }
 
 impl NodeConfig {
@@ -521,6 +527,8 @@ fn parse(text: &str, base: Option<&Path>) -> Result<NodeConfig, ConfigError> {
     };
     s.finish()?;
 
+    let volume = volume::parse(&mut root, base)?;
+
     if let Some(k) = root.keys().next() {
         return Err(key_err(
             k.clone(),
@@ -535,6 +543,7 @@ fn parse(text: &str, base: Option<&Path>) -> Result<NodeConfig, ConfigError> {
         engine,
         paths,
         role,
+        volume,
     })
 }
 

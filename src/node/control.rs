@@ -4,6 +4,8 @@
 //! |---|---|
 //! | `status` | [`StatusSnapshot::to_text`] |
 //! | `status json` | [`StatusSnapshot::to_json`] and a newline |
+//! | `volume write OFFSET LENGTH`, then LENGTH bytes | once acknowledged: `ok version V mirrored true|false us N` and a newline |
+//! | `volume read OFFSET LENGTH` | `ok LENGTH`, a newline, then the bytes |
 //! | anything else | `error: unknown request ...` and a newline |
 //!
 //! The socket file gets the process's umask (root-only with the usual 022); the directory is
@@ -20,6 +22,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use super::status::StatusSnapshot;
+use super::volume::{VolumeClient, MAX_IO};
 
 /// Longest request line read.
 const MAX_REQUEST: u64 = 256;
@@ -86,6 +89,7 @@ impl ControlServer {
     pub async fn serve(
         mut self,
         get: impl Fn() -> StatusSnapshot + Send + Sync + 'static,
+        volume: Option<VolumeClient>,
     ) -> io::Result<()> {
         let std = self
             .listener
@@ -104,9 +108,10 @@ impl ControlServer {
                 Err(e) => return Err(e),
             };
             let get = Arc::clone(&get);
+            let volume = volume.clone();
             tokio::spawn(async move {
                 // A client that went away is not our problem.
-                let _ = answer(stream, &*get).await;
+                let _ = answer(stream, &*get, volume.as_ref()).await;
             });
         }
     }
@@ -146,6 +151,7 @@ pub fn respond(request: &str, snapshot: impl FnOnce() -> StatusSnapshot) -> Stri
 async fn answer(
     stream: tokio::net::UnixStream,
     get: &(dyn Fn() -> StatusSnapshot + Send + Sync),
+    volume: Option<&VolumeClient>,
 ) -> io::Result<()> {
     let (rd, mut wr) = stream.into_split();
     let mut line = String::new();
@@ -153,15 +159,115 @@ async fn answer(
     tokio::time::timeout(REQUEST_TIMEOUT, rd.read_line(&mut line))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no request"))??;
+    if line.split_whitespace().next() == Some("volume") {
+        // The bytes of a write follow the line: what the line reader holds already, then
+        // the rest of the stream.
+        let held = rd.buffer().to_vec();
+        let rest = rd.into_inner().into_inner();
+        let reply = match volume {
+            None => Ok(b"error: no [volume] is configured\n".to_vec()),
+            Some(v) => volume_request(&line, v, held, rest).await,
+        };
+        let reply = reply.unwrap_or_else(|e| format!("error: {e}\n").into_bytes());
+        wr.write_all(&reply).await?;
+        return wr.shutdown().await;
+    }
     let reply = respond(&line, get);
     wr.write_all(reply.as_bytes()).await?;
     wr.shutdown().await
 }
 
+/// `volume write|read OFFSET LENGTH`: the answer's bytes, or why not.
+async fn volume_request(
+    line: &str,
+    v: &VolumeClient,
+    held: Vec<u8>,
+    mut rest: tokio::net::unix::OwnedReadHalf,
+) -> Result<Vec<u8>, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let num = |i: usize, what: &str| -> Result<u64, String> {
+        words
+            .get(i)
+            .and_then(|w| w.parse().ok())
+            .ok_or_else(|| format!("volume {}: {what} missing or not a number", words[1]))
+    };
+    match words.get(1).copied() {
+        Some("write") if words.len() == 4 => {
+            let (offset, len) = (num(2, "OFFSET")?, num(3, "LENGTH")?);
+            if len == 0 || len > MAX_IO {
+                return Err(format!("volume write: LENGTH is 1 to {MAX_IO}"));
+            }
+            let mut data = held;
+            data.truncate(len as usize);
+            let need = len as usize - data.len();
+            let mut tail = vec![0u8; need];
+            tokio::time::timeout(REQUEST_TIMEOUT, rest.read_exact(&mut tail))
+                .await
+                .map_err(|_| format!("volume write: {len} bytes announced, fewer sent"))?
+                .map_err(|e| format!("volume write: reading the bytes: {e}"))?;
+            data.extend_from_slice(&tail);
+            let d = v.write(offset, data).await?;
+            Ok(format!(
+                "ok version {} mirrored {} us {}\n",
+                d.version, d.mirrored, d.micros
+            )
+            .into_bytes())
+        }
+        Some("read") if words.len() == 4 => {
+            let (offset, len) = (num(2, "OFFSET")?, num(3, "LENGTH")?);
+            let bytes = v.read(offset, len).await?;
+            let mut out = format!("ok {}\n", bytes.len()).into_bytes();
+            out.extend_from_slice(&bytes);
+            Ok(out)
+        }
+        _ => Err(format!(
+            "unknown volume request {:?}; try \"volume write OFFSET LENGTH\" or \"volume read OFFSET LENGTH\"",
+            line.trim()
+        )),
+    }
+}
+
+/// Sends a `volume` request (`header` is its line, `payload` the bytes that follow, if
+/// any) to the daemon at `path`; returns the answer's bytes.
+pub fn query_bytes(path: &Path, header: &str, payload: &[u8]) -> io::Result<Vec<u8>> {
+    let mut s = connect(path)?;
+    s.set_read_timeout(Some(QUERY_TIMEOUT))?;
+    s.set_write_timeout(Some(QUERY_TIMEOUT))?;
+    s.write_all(header.trim_end().as_bytes())?;
+    s.write_all(b"\n")?;
+    s.write_all(payload)?;
+    s.shutdown(std::net::Shutdown::Write)?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("no answer from the daemon at {}: {e}", path.display()),
+        )
+    })?;
+    Ok(out)
+}
+
 /// Sends one request to the daemon at `path` and returns its answer. When nobody listens,
 /// the error says so: `no sft3 daemon at PATH: is `sft3 run` running?`.
 pub fn query(path: &Path, request: &str) -> io::Result<String> {
-    let mut s = StdStream::connect(path).map_err(|e| match e.kind() {
+    let mut s = connect(path)?;
+    s.set_read_timeout(Some(QUERY_TIMEOUT))?;
+    s.set_write_timeout(Some(QUERY_TIMEOUT))?;
+    s.write_all(request.trim_end().as_bytes())?;
+    s.write_all(b"\n")?;
+    s.shutdown(std::net::Shutdown::Write)?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("no answer from the daemon at {}: {e}", path.display()),
+        )
+    })?;
+    Ok(out)
+}
+
+fn connect(path: &Path) -> io::Result<StdStream> {
+    StdStream::connect(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => io::Error::new(
             e.kind(),
             format!(
@@ -180,18 +286,5 @@ pub fn query(path: &Path, request: &str) -> io::Result<String> {
             e.kind(),
             format!("cannot connect to {}: {e}", path.display()),
         ),
-    })?;
-    s.set_read_timeout(Some(QUERY_TIMEOUT))?;
-    s.set_write_timeout(Some(QUERY_TIMEOUT))?;
-    s.write_all(request.trim_end().as_bytes())?;
-    s.write_all(b"\n")?;
-    s.shutdown(std::net::Shutdown::Write)?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("no answer from the daemon at {}: {e}", path.display()),
-        )
-    })?;
-    Ok(out)
+    })
 }

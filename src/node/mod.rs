@@ -8,6 +8,7 @@
 //! | [`status`] | [`StatusSnapshot`](status::StatusSnapshot): what `sft3 status` shows (text, JSON) |
 //! | [`control`] | the control socket: server and client |
 //! | [`log`] | the admin log: console lines and the append-only file |
+//! | [`volume`] | the mirrored volume's thread: journal, write path, resync over the MSL |
 //! | [`runtime`] | [`run`] and [`start`]: the threads, the event loop, the [`Service`] seam |
 //! | [`plane`] | [`Plane`]: the control plane without I/O (the daemon's, the simulator's, replays') |
 //!
@@ -25,6 +26,7 @@ pub mod control;
 pub mod log;
 pub mod runtime;
 pub mod status;
+pub mod volume;
 
 pub use runtime::plane;
 pub use runtime::{

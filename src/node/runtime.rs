@@ -45,6 +45,7 @@ use crate::node::config::NodeConfig;
 use crate::node::control::ControlServer;
 use crate::node::log::AdminLog;
 use crate::node::status::StatusSnapshot;
+use crate::node::volume::{self, VolumeClient, VolumeStopper};
 use crate::role::{RoleConfig, RoleMachine, ShutdownReason};
 
 use event::{Ctx, Io, Published, Stop};
@@ -66,7 +67,8 @@ pub struct StartOptions {
     /// node runs on a thread moved into another network namespace, where `/sys` still
     /// shows the process's own.
     pub sysfs_counters: bool,
-    /// What the role actions drive; `None`: a [`RecordingService`].
+    /// What the role actions drive; `None`: the `[volume]` when one is configured (see
+    /// [`crate::node::volume`]), else a [`RecordingService`].
     pub service: Option<Box<dyn Service>>,
 }
 
@@ -101,6 +103,7 @@ pub struct NodeHandle {
     node: Option<JoinHandle<Exit>>,
     control: Option<JoinHandle<()>>,
     recorder: Option<RecordingService>,
+    volume: Option<VolumeStopper>,
 }
 
 impl NodeHandle {
@@ -144,6 +147,10 @@ impl NodeHandle {
         if let Some(h) = self.control.take() {
             let _ = h.join();
         }
+        // Last: the control plane no longer asks anything of it.
+        if let Some(mut v) = self.volume.take() {
+            v.stop();
+        }
         exit
     }
 
@@ -155,7 +162,7 @@ impl NodeHandle {
 
 impl Drop for NodeHandle {
     fn drop(&mut self) {
-        if self.node.is_some() || self.control.is_some() {
+        if self.node.is_some() || self.control.is_some() || self.volume.is_some() {
             self.finish();
         }
     }
@@ -247,8 +254,20 @@ pub fn start_with(cfg: NodeConfig, opts: StartOptions) -> anyhow::Result<NodeHan
         drop_capabilities().context("dropping capabilities")?;
     }
 
+    // The volume before the role machine: it starts from the journal's generations and
+    // consistency (scenario 8: an interrupted resync target must not serve).
+    let opened = match (&cfg.volume, opts.service.is_none()) {
+        (Some(v), true) => Some(volume::open(v)?),
+        _ => None,
+    };
     let epoch = Instant::now();
-    let rcfg = cfg.role_config();
+    let mut rcfg = cfg.role_config();
+    if let Some(o) = &opened {
+        let st = o.state();
+        rcfg.data_consistent = st.consistent;
+        rcfg.history = st.history;
+        rcfg.tracked_since = st.tracked_since;
+    }
     // The machine that decides is made on the control-plane thread right before its loop
     // (its stall fence counts every gap between calls); this one only gives the handshake.
     let role = RoleMachine::new(rcfg.clone(), epoch.elapsed());
@@ -265,12 +284,26 @@ pub fn start_with(cfg: NodeConfig, opts: StartOptions) -> anyhow::Result<NodeHan
     let ifindex: Vec<_> = lans.iter().map(|l| l.info().index).collect();
     let names: Vec<String> = cfg.lan.iter().map(|l| l.interface.clone()).collect();
 
-    let (service, recorder): (Box<dyn Service>, _) = match opts.service {
-        Some(s) => (s, None),
-        None => {
+    let vol = match opened {
+        Some(o) => Some(volume::spawn(o, msl.clone(), id).context("starting the volume thread")?),
+        None => None,
+    };
+    let (service, recorder): (Box<dyn Service>, _) = match (opts.service, vol.as_ref()) {
+        (Some(s), _) => (s, None),
+        (None, Some(v)) => (Box::new(v.service.clone()), None),
+        (None, None) => {
             let r = RecordingService::new();
             (Box::new(r.clone()), Some(r))
         }
+    };
+    let (vol_io, vol_client, vol_stopper, vol_status) = match vol {
+        Some(v) => (
+            (Some(v.inbox), Some(v.out)),
+            Some(v.client),
+            Some(v.stopper),
+            Some(v.status),
+        ),
+        None => ((None, None), None, None, None),
     };
     if let Some(l) = log.as_mut() {
         let lan: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -332,6 +365,7 @@ pub fn start_with(cfg: NodeConfig, opts: StartOptions) -> anyhow::Result<NodeHan
         published: published.clone(),
         service_log,
         sysfs: opts.sysfs_counters,
+        volume_status: vol_status,
     };
     let node = std::thread::Builder::new()
         .name("sft3-node".into())
@@ -342,6 +376,7 @@ pub fn start_with(cfg: NodeConfig, opts: StartOptions) -> anyhow::Result<NodeHan
                 (lans, ifindex),
                 watcher,
                 (msl, msl_rx, log),
+                vol_io,
                 ctx,
             )
         })
@@ -354,7 +389,7 @@ pub fn start_with(cfg: NodeConfig, opts: StartOptions) -> anyhow::Result<NodeHan
             let cs = control_stop.clone();
             let h = std::thread::Builder::new()
                 .name("sft3-control".into())
-                .spawn(move || control_thread(server, published, cs))
+                .spawn(move || control_thread(server, published, cs, vol_client))
                 .context("starting the control socket thread")?;
             Some(h)
         }
@@ -367,6 +402,7 @@ pub fn start_with(cfg: NodeConfig, opts: StartOptions) -> anyhow::Result<NodeHan
         node: Some(node),
         control: Some(control).flatten(),
         recorder,
+        volume: vol_stopper,
     })
 }
 
@@ -380,6 +416,10 @@ fn node_thread(
         crate::msl::driver::MslHandle,
         crate::msl::driver::MslReceiver,
         Option<AdminLog>,
+    ),
+    (volume, service_out): (
+        Option<volume::VolumeInbox>,
+        Option<tokio::sync::mpsc::UnboundedReceiver<volume::ServiceOut>>,
     ),
     ctx: Ctx,
 ) -> Exit {
@@ -400,6 +440,8 @@ fn node_thread(
                 msl_rx,
                 msl,
                 log,
+                volume,
+                service_out,
             };
             for l in lans {
                 match AsyncRawLink::new(l) {
@@ -431,7 +473,12 @@ fn node_thread(
 }
 
 /// The control socket's thread: serves until asked to stop.
-fn control_thread(server: ControlServer, published: Arc<Published>, stop: Arc<Stop>) {
+fn control_thread(
+    server: ControlServer,
+    published: Arc<Published>,
+    stop: Arc<Stop>,
+    volume: Option<VolumeClient>,
+) {
     // Status requests are not urgent: back to the normal scheduler and the default
     // priority (always permitted).
     set_thread_realtime(0);
@@ -451,7 +498,7 @@ fn control_thread(server: ControlServer, published: Arc<Published>, stop: Arc<St
             (*s).clone()
         };
         tokio::select! {
-            r = server.serve(get) => {
+            r = server.serve(get, volume) => {
                 if let Err(e) = r {
                     eprintln!("sft3: control socket: {e}");
                 }

@@ -29,6 +29,7 @@ use core::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::json::json_str;
+use crate::node::volume::VolumeStatus;
 use crate::role::RoleState;
 
 /// A peer server, as the MSL handshake or its state packets named it.
@@ -119,6 +120,8 @@ pub struct StatusSnapshot {
     pub msl: MslSnapshot,
     /// The last decision, if any.
     pub last_decision: Option<DecisionSnapshot>,
+    /// The mirrored volume, when one is configured.
+    pub volume: Option<VolumeStatus>,
 }
 
 impl StatusSnapshot {
@@ -140,6 +143,7 @@ impl StatusSnapshot {
                 ..MslSnapshot::default()
             },
             last_decision: None,
+            volume: None,
         }
     }
 
@@ -244,14 +248,20 @@ impl StatusSnapshot {
             m.longest_gap_us
         );
         match &self.last_decision {
-            None => s.push_str(",\"last_decision\":null}"),
+            None => s.push_str(",\"last_decision\":null"),
             Some(d) => {
                 let _ = write!(
                     s,
-                    ",\"last_decision\":{{\"reason\":{},\"at\":{}}}}}",
+                    ",\"last_decision\":{{\"reason\":{},\"at\":{}}}",
                     json_str(&d.reason),
                     json_str(&rfc3339(d.at))
                 );
+            }
+        }
+        match &self.volume {
+            None => s.push_str(",\"volume\":null}"),
+            Some(v) => {
+                let _ = write!(s, ",\"volume\":{}}}", v.to_json());
             }
         }
         s
@@ -330,6 +340,9 @@ impl StatusSnapshot {
                 if a.working { "working" } else { "not working" },
                 heard
             );
+        }
+        if let Some(v) = &self.volume {
+            s.push_str(&v.to_text());
         }
         match &self.last_decision {
             None => s.push_str("decision    none yet\n"),

@@ -4,7 +4,8 @@
 //! | source | what happens |
 //! |---|---|
 //! | stop request | clean shutdown (below) |
-//! | an MSL driver event | [`Plane::msl_event`] (then every event already queued) |
+//! | an MSL driver event | [`Plane::msl_event`] (then every event already queued); with a volume, its event and bulk classes and the session's ends go to the volume thread |
+//! | the volume thread | generations and resync progress into the role machine, reports into the notices |
 //! | a LAN socket readable | up to [`RX_BATCH`] frames per adapter into [`Plane::lan_frame`] |
 //! | rtnetlink link change | [`Plane::lan_link`] for the adapter it names |
 //! | the cores' next timer, or the 100 ms tick | timers; counters from sysfs; own health; snapshot |
@@ -36,10 +37,12 @@ use crate::beacon::MAX_FRAME_LEN;
 use crate::link::raw::AsyncLinkWatcher;
 use crate::link::{AsyncRawLink, Link, RxMeta};
 use crate::msl::driver::{DriverEvent, MslHandle, MslReceiver};
-use crate::msl::CloseReason;
+use crate::msl::{CloseReason, MslEvent, Priority};
 use crate::node::log::AdminLog;
 use crate::node::status::StatusSnapshot;
+use crate::node::volume::{ServiceOut, VolumeInbox, VolumeStatus};
 use crate::role::{Command, Input};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::plane::{Exit, Plane, TICK};
 use super::service::ServiceLog;
@@ -105,6 +108,10 @@ pub(super) struct Io {
     pub msl: MslHandle,
     /// Where its notices go (`None`: stderr only).
     pub log: Option<AdminLog>,
+    /// The volume thread's MSL inbox, when a volume is configured.
+    pub volume: Option<VolumeInbox>,
+    /// What the volume thread tells the control plane.
+    pub service_out: Option<UnboundedReceiver<ServiceOut>>,
 }
 
 /// Everything else the loop needs.
@@ -116,6 +123,8 @@ pub(super) struct Ctx {
     pub service_log: Option<Box<dyn Fn() -> ServiceLog + Send>>,
     /// Read `/sys/class/net/IF/statistics` (false when sysfs shows another namespace).
     pub sysfs: bool,
+    /// The volume thread's status, when a volume is configured.
+    pub volume_status: Option<Arc<Mutex<Arc<VolumeStatus>>>>,
 }
 
 /// Runs until a stop request or a role decision ends the process.
@@ -184,16 +193,24 @@ pub(super) async fn run(mut plane: Plane, mut io: Io, ctx: Ctx) -> Exit {
             ev = io.msl_rx.recv(), if !msl_gone => {
                 let now = ctx.epoch.elapsed();
                 match ev {
-                    Some(ev) => plane.msl_event(now, ev),
+                    Some(ev) => msl_in(&mut plane, &io, now, ev),
                     None => {
                         // Once: a closed channel answers at once forever after.
                         msl_gone = true;
                         let e = DriverEvent::Failed("the driver stopped".into());
-                        plane.msl_event(now, e);
+                        msl_in(&mut plane, &io, now, e);
                     }
                 }
                 while let Some(ev) = io.msl_rx.try_recv() {
-                    plane.msl_event(ctx.epoch.elapsed(), ev);
+                    msl_in(&mut plane, &io, ctx.epoch.elapsed(), ev);
+                }
+            }
+            out = service_out(&mut io.service_out) => {
+                let now = ctx.epoch.elapsed();
+                match out {
+                    Some(ServiceOut::Input(i)) => plane.service_input(now, i),
+                    Some(ServiceOut::Notice(sev, text, ev)) => plane.service_report(now, sev, text, ev),
+                    None => io.service_out = None,
                 }
             }
             ev = link_event => {
@@ -243,6 +260,40 @@ pub(super) async fn run(mut plane: Plane, mut io: Io, ctx: Ctx) -> Exit {
     exit
 }
 
+/// An MSL driver event: the volume's classes and the session's ends go to the volume
+/// thread (when there is one), everything else (and the session's ends too) to the plane.
+fn msl_in(plane: &mut Plane, io: &Io, now: Duration, ev: DriverEvent) {
+    if let Some(v) = &io.volume {
+        match ev {
+            DriverEvent::Msl(MslEvent::Delivered { priority, message })
+                if priority != Priority::Control =>
+            {
+                v.message(priority, message.into_boxed_slice());
+                return;
+            }
+            // The volume keeps its regions dirty: nothing to do about a lost copy.
+            DriverEvent::Msl(MslEvent::Lost { priority, .. }) if priority != Priority::Control => {
+                return;
+            }
+            DriverEvent::Msl(MslEvent::Up { .. }) => v.session(true),
+            DriverEvent::Msl(
+                MslEvent::Closed { .. } | MslEvent::Restarted { .. } | MslEvent::Refused { .. },
+            )
+            | DriverEvent::Failed(_) => v.session(false),
+            _ => {}
+        }
+    }
+    plane.msl_event(now, ev);
+}
+
+/// The volume thread's next message (never, without a volume).
+async fn service_out(rx: &mut Option<UnboundedReceiver<ServiceOut>>) -> Option<ServiceOut> {
+    match rx.as_mut() {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Sends every due state packet (with fresh local state) and probe.
 fn send_due(plane: &mut Plane, io: &mut Io, tx: &mut [u8], now: Duration) {
     let lans = &mut io.lans;
@@ -286,13 +337,13 @@ fn sample_counters(plane: &mut Plane, ctx: &Ctx, now: Duration) {
 /// false when a reader held a lock (try again next turn).
 fn publish(plane: &Plane, io: &Io, ctx: &Ctx, now: Duration) -> bool {
     let log = ctx.service_log.as_ref().map(|f| f());
-    let snap = Arc::new(snapshot::build(
-        &ctx.identity,
-        plane,
-        &io.msl.status(),
-        log,
-        now,
-    ));
+    let mut snap = snapshot::build(&ctx.identity, plane, &io.msl.status(), log, now);
+    // The volume thread runs at a normal priority: never wait for its lock.
+    snap.volume = ctx
+        .volume_status
+        .as_ref()
+        .and_then(|m| m.try_lock().ok().map(|g| (**g).clone()));
+    let snap = Arc::new(snap);
     let notices = Arc::new(plane.notices.iter().cloned().collect::<Vec<_>>());
     let ok = put(&ctx.published.snapshot, snap);
     put(&ctx.published.notices, notices) && ok

@@ -257,6 +257,29 @@ impl Plane {
         self.after(now);
     }
 
+    /// An input from the service (the volume's generations and resync progress).
+    pub fn service_input(&mut self, now: Duration, input: Input) {
+        self.inputs.push_back(input);
+        self.after(now);
+    }
+
+    /// A report of the service's for the console, the log and the status (it decides
+    /// nothing, so it does not count as a decision).
+    pub fn service_report(
+        &mut self,
+        now: Duration,
+        severity: crate::role::Severity,
+        text: &'static str,
+        evidence: String,
+    ) {
+        self.record(Notice {
+            at: now,
+            severity,
+            text,
+            evidence,
+        });
+    }
+
     /// A counter sample of LAN adapter `pos`.
     pub fn lan_counters(&mut self, now: Duration, pos: usize, c: crate::health::Counters) {
         self.health.handle_counters(now, pos, c);

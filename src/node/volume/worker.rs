@@ -1,0 +1,895 @@
+//! The volume thread's loop (see the module docs of [`super`]).
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arrayvec::ArrayVec;
+
+use super::open::OpenedVolume;
+use super::status::{ResyncStatus, VolumeStatus};
+use super::{ServiceOut, VolumeIn, WriteDone, MAX_IO};
+use crate::journal::mirror::{MirrorMsg, Mode, WriteAction, WriteId, WritePath};
+use crate::journal::resync::{
+    ResyncMsg, ResyncSource, ResyncTarget, SourceAction, TargetAction, MAX_DIRTY_RUNS,
+};
+use crate::journal::{FileStore, Geometry, Journal, JournalState, Opened, Store};
+use crate::msl::driver::MslHandle;
+use crate::msl::{Priority, MAX_HISTORY};
+use crate::node::config::VolumeSection;
+use crate::role::{Input, ResyncKind, ResyncProgress, ResyncRole, Severity};
+
+/// Cleared bits and hot extents are written back this often.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// The status is republished at least this often.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+/// After a turn that handled something, the status is republished this soon.
+const BUSY_PUBLISH: Duration = Duration::from_millis(5);
+/// Messages handled per turn before the resync gets its share again.
+const TURN: usize = 256;
+
+/// Notices of the volume (reports: they change no role).
+pub(super) mod text {
+    pub const JOURNAL_REBUILT: &str =
+        "change journal not trusted: every region marked dirty; the next resync is full";
+    pub const JOURNAL_FAILED: &str = "change journal failed: client writes refused";
+    pub const VOLUME_FAILED: &str = "volume I/O failed";
+    pub const NEW_GENERATION: &str = "new generation: tracking changes";
+    pub const RESYNC_BEGUN: &str = "resync begun";
+    pub const RESYNC_DONE: &str = "resync complete: volumes equal";
+}
+
+struct ClientWrite {
+    offset: u64,
+    data: Vec<u8>,
+    t0: Instant,
+    version: u64,
+    reply: Option<tokio::sync::oneshot::Sender<Result<WriteDone, String>>>,
+}
+
+struct SourceRun {
+    core: ResyncSource,
+    began: Instant,
+    bytes: u64,
+}
+
+struct TargetRun {
+    session: u64,
+    began: Instant,
+    bytes: u64,
+    done: u64,
+    total: u64,
+}
+
+pub(super) struct Worker {
+    cfg: VolumeSection,
+    data: FileStore,
+    journal: Journal<FileStore>,
+    geometry: Geometry,
+    how: String,
+    path: WritePath,
+    serving: bool,
+    source: Option<SourceRun>,
+    target: ResyncTarget,
+    target_run: Option<TargetRun>,
+    writes: HashMap<WriteId, ClientWrite>,
+    /// The role machine made this server a resync target (and, after it, the mirrored
+    /// secondary): only then are the peer's writes and region copies applied.
+    accepting: bool,
+    /// The peer's writes and copies that came before the role machine's word (the MSL's
+    /// bulk and event classes overtake its control class), in order; bytes held.
+    held: std::collections::VecDeque<(Priority, Box<[u8]>)>,
+    held_bytes: usize,
+    /// Messages to send once the volume is synced (acks of applied copies and writes).
+    after_sync: Vec<(Priority, Vec<u8>)>,
+    msl: MslHandle,
+    out: tokio::sync::mpsc::UnboundedSender<ServiceOut>,
+    status: Arc<Mutex<Arc<VolumeStatus>>>,
+    ids: u64,
+    /// The resync's byte budget (`resync_rate`), refilled with time.
+    budget: f64,
+    budget_at: Instant,
+    failed: Option<String>,
+    counts: (u64, u64, u64),
+    last_flush: Instant,
+    last_publish: Instant,
+}
+
+impl Worker {
+    pub(super) fn new(
+        vol: OpenedVolume,
+        msl: MslHandle,
+        out: tokio::sync::mpsc::UnboundedSender<ServiceOut>,
+        status: Arc<Mutex<Arc<VolumeStatus>>>,
+        server_id: u64,
+    ) -> Worker {
+        let how = match &vol.how {
+            Opened::Trusted => "trusted".to_string(),
+            Opened::Created => "created".to_string(),
+            Opened::Rebuilt(why) => format!("rebuilt: {why}"),
+        };
+        if let Opened::Rebuilt(why) = &vol.how {
+            let _ = out.send(ServiceOut::Notice(
+                Severity::Warning,
+                text::JOURNAL_REBUILT,
+                format!("{}: {why}", vol.cfg.journal.display()),
+            ));
+        }
+        let mode = if vol.journal.state().tracked_since != 0 {
+            Mode::Unmirrored
+        } else {
+            Mode::Mirrored
+        };
+        let now = Instant::now();
+        let geometry = *vol.journal.geometry();
+        // Ids unique across servers and restarts: the server id, the clock, a counter.
+        let clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        Worker {
+            cfg: vol.cfg,
+            data: vol.data,
+            journal: vol.journal,
+            geometry,
+            how,
+            path: WritePath::new(mode, 0),
+            serving: false,
+            source: None,
+            target: ResyncTarget::new(),
+            target_run: None,
+            writes: HashMap::new(),
+            accepting: false,
+            held: std::collections::VecDeque::new(),
+            held_bytes: 0,
+            after_sync: Vec::new(),
+            msl,
+            out,
+            status,
+            ids: mix(clock ^ server_id.rotate_left(48)),
+            budget: 0.0,
+            budget_at: now,
+            failed: None,
+            counts: (0, 0, 0),
+            last_flush: now,
+            last_publish: now - PUBLISH_EVERY,
+        }
+    }
+
+    pub(super) fn run(mut self, rx: Receiver<VolumeIn>) {
+        self.publish();
+        'outer: loop {
+            let wait = if self.resync_wants_time() {
+                Duration::from_millis(2)
+            } else {
+                PUBLISH_EVERY
+            };
+            let first = match rx.recv_timeout(wait) {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let busy = first.is_some();
+            let mut next = first;
+            for _ in 0..TURN {
+                let Some(m) = next.take() else { break };
+                if matches!(m, VolumeIn::Stop) {
+                    break 'outer;
+                }
+                self.handle(m);
+                next = rx.try_recv().ok();
+            }
+            if let Some(m) = next {
+                if matches!(m, VolumeIn::Stop) {
+                    break;
+                }
+                self.handle(m);
+            }
+            self.sync_and_answer();
+            self.pump_source();
+            self.sync_and_answer();
+            self.periodic(busy);
+        }
+        self.sync_and_answer();
+        if let Err(e) = self.journal.flush() {
+            eprintln!("sft3: flushing the change journal at stop: {e}");
+        }
+        for (_, w) in self.writes.drain() {
+            if let Some(r) = w.reply {
+                let _ = r.send(Err("the server stopped".into()));
+            }
+        }
+        self.publish();
+    }
+
+    fn handle(&mut self, m: VolumeIn) {
+        match m {
+            VolumeIn::Serving(on) => {
+                self.serving = on;
+                if on {
+                    self.stop_accepting();
+                }
+            }
+            VolumeIn::StartTracking => self.start_tracking(),
+            VolumeIn::StopTracking => self.stop_tracking(),
+            VolumeIn::StartResync(role, kind) => self.start_resync(role, kind),
+            VolumeIn::Msl(p, m) if !self.accepting && for_target(p, &m) => {
+                if self.held_bytes + m.len() > MAX_HELD {
+                    self.counts.1 += 1;
+                    return;
+                }
+                self.held_bytes += m.len();
+                self.held.push_back((p, m));
+            }
+            VolumeIn::Msl(Priority::Event, m) => self.on_mirror(&m),
+            VolumeIn::Msl(_, m) => self.on_resync_msg(&m),
+            VolumeIn::Session(up) => {
+                if !up {
+                    // A new session may not carry what this one lost: stop waiting for the
+                    // peer now (the regions stay dirty; the role machine starts the next
+                    // resync) and drop the session's state.
+                    if self.path.mode() != Mode::Unmirrored {
+                        self.set_mode(Mode::Unmirrored);
+                    }
+                    self.source = None;
+                    self.after_sync.clear();
+                    self.stop_accepting();
+                }
+            }
+            VolumeIn::Write {
+                offset,
+                data,
+                reply,
+            } => self.client_write(offset, data, reply),
+            VolumeIn::Read { offset, len, reply } => {
+                let _ = reply.send(self.read(offset, len));
+            }
+            VolumeIn::Stop => {}
+        }
+    }
+
+    // ---- client writes ----
+
+    fn client_write(
+        &mut self,
+        offset: u64,
+        data: Vec<u8>,
+        reply: tokio::sync::oneshot::Sender<Result<WriteDone, String>>,
+    ) {
+        let refuse = if let Some(f) = &self.failed {
+            Some(format!("volume failed earlier: {f}"))
+        } else if !self.serving {
+            Some("this server is not serving: write to the primary".to_string())
+        } else if data.is_empty() || data.len() as u64 > MAX_IO {
+            Some(format!("a write is 1 to {MAX_IO} bytes"))
+        } else if offset
+            .checked_add(data.len() as u64)
+            .is_none_or(|e| e > self.geometry.volume_size)
+        {
+            Some(format!(
+                "bytes {offset}..{} are past the volume's end ({})",
+                offset.saturating_add(data.len() as u64),
+                self.geometry.volume_size
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = refuse {
+            self.counts.1 += 1;
+            let _ = reply.send(Err(why));
+            return;
+        }
+        let regions = self.journal.regions_of(offset, data.len() as u64);
+        let (id, version) = self.path.submit(regions);
+        self.writes.insert(
+            id,
+            ClientWrite {
+                offset,
+                data,
+                t0: Instant::now(),
+                version,
+                reply: Some(reply),
+            },
+        );
+        self.run_path();
+    }
+
+    fn run_path(&mut self) {
+        while let Some(a) = self.path.poll_action() {
+            match a {
+                WriteAction::Mark { id, regions } => match self.journal.mark(regions) {
+                    Ok(_) => self.path.marked(id),
+                    Err(e) => self.fail_write(id, text::JOURNAL_FAILED, e.to_string()),
+                },
+                WriteAction::WriteLocal { id } => {
+                    let Some(w) = self.writes.get(&id) else {
+                        continue;
+                    };
+                    let r = self
+                        .data
+                        .write_at(&w.data, w.offset)
+                        .and_then(|_| self.data.sync());
+                    let (regions, version) = (
+                        self.journal.regions_of(w.offset, w.data.len() as u64),
+                        w.version,
+                    );
+                    match r {
+                        Ok(()) => {
+                            if let Some(s) = self.source.as_mut() {
+                                s.core.on_write(regions, version);
+                            }
+                            self.path.local_done(id);
+                        }
+                        Err(e) => self.fail_write(id, text::VOLUME_FAILED, e.to_string()),
+                    }
+                }
+                WriteAction::SendPeer { id, version } => {
+                    let Some(w) = self.writes.get(&id) else {
+                        continue;
+                    };
+                    let m = MirrorMsg::Write {
+                        version,
+                        offset: w.offset,
+                        data: w.data.clone(),
+                    };
+                    // Not sent (no session): the regions are dirty; a write that waits for
+                    // the peer is released when the session's end is reported.
+                    let _ = self.msl.send(Priority::Event, m.encode());
+                }
+                WriteAction::Ack(id) => {
+                    if let Some(mut w) = self.writes.remove(&id) {
+                        self.counts.0 += 1;
+                        let done = WriteDone {
+                            version: w.version,
+                            mirrored: self.path.mode() == Mode::Mirrored,
+                            micros: w.t0.elapsed().as_micros() as u64,
+                        };
+                        if let Some(r) = w.reply.take() {
+                            let _ = r.send(Ok(done));
+                        }
+                    }
+                }
+                WriteAction::Clear(run) => run.for_each(|r| self.journal.clear(r)),
+            }
+        }
+    }
+
+    /// A write that cannot be made safe: refused, and no later write is taken.
+    fn fail_write(&mut self, id: WriteId, what: &'static str, why: String) {
+        if self.failed.is_none() {
+            let _ = self
+                .out
+                .send(ServiceOut::Notice(Severity::Critical, what, why.clone()));
+        }
+        self.failed = Some(why.clone());
+        self.counts.1 += 1;
+        if let Some(mut w) = self.writes.remove(&id) {
+            if let Some(r) = w.reply.take() {
+                let _ = r.send(Err(format!("{what}: {why}")));
+            }
+        }
+    }
+
+    fn read(&self, offset: u64, len: u64) -> Result<Vec<u8>, String> {
+        if len > MAX_IO
+            || offset
+                .checked_add(len)
+                .is_none_or(|e| e > self.geometry.volume_size)
+        {
+            return Err(format!(
+                "a read is at most {MAX_IO} bytes within the volume ({} bytes)",
+                self.geometry.volume_size
+            ));
+        }
+        let mut buf = vec![0u8; len as usize];
+        self.data
+            .read_at(&mut buf, offset)
+            .map_err(|e| format!("reading the volume: {e}"))?;
+        Ok(buf)
+    }
+
+    fn set_mode(&mut self, mode: Mode) {
+        self.path.set_mode(mode);
+        self.run_path();
+    }
+
+    // ---- the peer's mirrored writes ----
+
+    fn on_mirror(&mut self, m: &[u8]) {
+        match MirrorMsg::decode(m) {
+            Ok(MirrorMsg::Durable { version }) => {
+                self.path.peer_done(version);
+                self.run_path();
+            }
+            Ok(MirrorMsg::Write {
+                version,
+                offset,
+                data,
+            }) => {
+                // A serving server never takes the peer's writes (two primaries: the
+                // role machine settles it); one past the end is a bug of the peer's.
+                let end = offset.checked_add(data.len() as u64);
+                if self.serving || end.is_none_or(|e| e > self.geometry.volume_size) {
+                    self.counts.1 += 1;
+                    return;
+                }
+                if let Err(e) = self.data.write_at(&data, offset) {
+                    self.report_io(e.to_string());
+                    return;
+                }
+                self.counts.2 += 1;
+                let regions = self.journal.regions_of(offset, data.len() as u64);
+                self.target.on_write(regions, version);
+                self.after_sync
+                    .push((Priority::Event, MirrorMsg::Durable { version }.encode()));
+            }
+            Err(_) => self.counts.1 += 1,
+        }
+    }
+
+    fn report_io(&mut self, why: String) {
+        if self.failed.is_none() {
+            let _ = self.out.send(ServiceOut::Notice(
+                Severity::Critical,
+                text::VOLUME_FAILED,
+                why.clone(),
+            ));
+        }
+        self.failed = Some(why);
+    }
+
+    /// One sync for everything applied this turn, then the answers that promised it.
+    fn sync_and_answer(&mut self) {
+        if self.after_sync.is_empty() {
+            return;
+        }
+        if let Err(e) = self.data.sync() {
+            // Unanswered: the peer keeps its regions dirty and resends.
+            self.report_io(e.to_string());
+            self.after_sync.clear();
+            return;
+        }
+        for (p, m) in std::mem::take(&mut self.after_sync) {
+            let _ = self.msl.send(p, m);
+        }
+    }
+
+    // ---- generations ----
+
+    fn start_tracking(&mut self) {
+        let mut st = self.journal.state();
+        let old = st.history.first().copied();
+        let id = self.next_id();
+        let mut h: ArrayVec<u64, MAX_HISTORY> = ArrayVec::new();
+        h.push(id);
+        h.extend(st.history.iter().copied().take(MAX_HISTORY - 1));
+        // Already tracking: the bitmap still covers everything since that generation.
+        if st.tracked_since == 0 {
+            st.tracked_since = old.unwrap_or(id);
+        }
+        st.history = h;
+        self.save_state(st);
+        if self.path.mode() == Mode::Mirrored {
+            self.set_mode(Mode::Unmirrored);
+        }
+        let ev = format!(
+            "generation {id:016x}, tracked since {:016x}",
+            self.journal.state().tracked_since
+        );
+        let _ = self
+            .out
+            .send(ServiceOut::Notice(Severity::Info, text::NEW_GENERATION, ev));
+    }
+
+    fn stop_tracking(&mut self) {
+        let mut st = self.journal.state();
+        st.tracked_since = 0;
+        self.save_state(st);
+        self.set_mode(Mode::Mirrored);
+    }
+
+    /// Writes the state durably and tells the role machine.
+    fn save_state(&mut self, st: JournalState) {
+        if let Err(e) = self.journal.set_state(st.clone()) {
+            self.report_io(e.to_string());
+        }
+        let _ = self.out.send(ServiceOut::Input(Input::Generations {
+            history: st.history,
+            tracked_since: st.tracked_since,
+        }));
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.ids = self.ids.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        mix(self.ids).max(1)
+    }
+
+    // ---- resync ----
+
+    fn start_resync(&mut self, role: ResyncRole, kind: ResyncKind) {
+        match role {
+            ResyncRole::Target => {
+                // The source's `Begin` starts the session; it may be here already.
+                self.target_run = None;
+                self.accepting = true;
+                self.held_bytes = 0;
+                for (p, m) in std::mem::take(&mut self.held) {
+                    if p == Priority::Event {
+                        self.on_mirror(&m);
+                    } else {
+                        self.on_resync_msg(&m);
+                    }
+                }
+            }
+            ResyncRole::Source => {
+                if kind == ResyncKind::Full {
+                    if let Err(e) = self.journal.mark_all() {
+                        self.report_io(e.to_string());
+                        return;
+                    }
+                }
+                if self.path.mode() == Mode::Unmirrored {
+                    self.set_mode(Mode::Resyncing);
+                }
+                // No engine image yet (a later issue): that phase is empty.
+                self.input(ResyncProgress::ImageDone);
+                let session = self.next_id();
+                let mut core = ResyncSource::new(
+                    session,
+                    self.journal.dirty_count(),
+                    self.cfg.resync_window,
+                    self.path.version(),
+                );
+                core.set_history(&self.journal.state().history);
+                let ev = format!(
+                    "{kind:?}, as the source, {} of {} regions, session {session:016x}",
+                    self.journal.dirty_count(),
+                    self.geometry.regions
+                );
+                let _ = self
+                    .out
+                    .send(ServiceOut::Notice(Severity::Info, text::RESYNC_BEGUN, ev));
+                self.source = Some(SourceRun {
+                    core,
+                    began: Instant::now(),
+                    bytes: 0,
+                });
+                self.budget = 0.0;
+                self.budget_at = Instant::now();
+            }
+        }
+    }
+
+    fn stop_accepting(&mut self) {
+        self.accepting = false;
+        self.held.clear();
+        self.held_bytes = 0;
+    }
+
+    fn input(&self, p: ResyncProgress) {
+        let _ = self.out.send(ServiceOut::Input(Input::Resync(p)));
+    }
+
+    fn resync_wants_time(&self) -> bool {
+        self.source.is_some() && self.cfg.resync_rate > 0
+    }
+
+    fn on_resync_msg(&mut self, m: &[u8]) {
+        let Ok(msg) = ResyncMsg::decode(m) else {
+            self.counts.1 += 1;
+            return;
+        };
+        match msg {
+            ResyncMsg::Ready { .. }
+            | ResyncMsg::Ack { .. }
+            | ResyncMsg::Done { .. }
+            | ResyncMsg::Dirty { .. } => {
+                let Some(s) = self.source.as_mut() else {
+                    return;
+                };
+                let acts = s.core.on_msg(&msg);
+                self.source_actions(acts);
+            }
+            ResyncMsg::Begin { .. } | ResyncMsg::Region { .. } | ResyncMsg::End { .. } => {
+                if self.serving {
+                    self.counts.1 += 1;
+                    return;
+                }
+                if matches!(msg, ResyncMsg::End { .. }) {
+                    // Everything applied before must be durable before "consistent".
+                    self.sync_and_answer();
+                }
+                let act = self.target.on_msg(&msg);
+                self.target_action(act, msg);
+            }
+        }
+    }
+
+    fn target_action(&mut self, act: Option<TargetAction>, msg: ResyncMsg) {
+        match act {
+            None => {}
+            Some(TargetAction::MarkInconsistentThenSend(ready)) => {
+                let session = self.target.session().unwrap_or(0);
+                let mut st = self.journal.state();
+                st.consistent = false;
+                if let Err(e) = self.journal.set_state(st) {
+                    self.report_io(e.to_string());
+                    return;
+                }
+                let total = match msg {
+                    ResyncMsg::Begin { regions, .. } => regions,
+                    _ => 0,
+                };
+                self.input(ResyncProgress::ImageDone);
+                self.send_own_dirty(session);
+                let _ = self.msl.send(Priority::Bulk, ready.encode());
+                self.target_run = Some(TargetRun {
+                    session,
+                    began: Instant::now(),
+                    bytes: 0,
+                    done: 0,
+                    total: total + self.journal.dirty_count(),
+                });
+            }
+            Some(TargetAction::WriteThenSend { region, ack }) => {
+                if let ResyncMsg::Region { data, .. } = &msg {
+                    let off = region * u64::from(self.geometry.region_size);
+                    let fits = off + data.len() as u64 <= self.geometry.volume_size;
+                    if !fits {
+                        self.counts.1 += 1;
+                        return;
+                    }
+                    if let Err(e) = self.data.write_at(data, off) {
+                        self.report_io(e.to_string());
+                        return;
+                    }
+                    if let Some(t) = self.target_run.as_mut() {
+                        t.bytes += data.len() as u64;
+                        t.done += 1;
+                    }
+                }
+                self.after_sync.push((Priority::Bulk, ack.encode()));
+            }
+            Some(TargetAction::Send(ack)) => {
+                if let Some(t) = self.target_run.as_mut() {
+                    t.done += 1;
+                }
+                self.after_sync.push((Priority::Bulk, ack.encode()));
+            }
+            Some(TargetAction::MarkConsistentThenSend(done)) => {
+                let ResyncMsg::End { history, .. } = msg else {
+                    return;
+                };
+                // Every region either side marked is the source's copy now.
+                let dirty: Vec<u64> = self.journal.dirty().collect();
+                dirty.into_iter().for_each(|r| self.journal.clear(r));
+                let st = JournalState {
+                    history: history.iter().copied().take(MAX_HISTORY).collect(),
+                    tracked_since: 0,
+                    consistent: true,
+                };
+                let r = self.journal.flush().map_err(|e| e.to_string());
+                if let Err(e) = r {
+                    self.report_io(e);
+                    return;
+                }
+                self.save_state(st);
+                let _ = self.msl.send(Priority::Bulk, done.encode());
+                self.set_mode(Mode::Mirrored);
+                self.target_run = None;
+                // The status first: the role machine's "mirrored" publishes it.
+                self.publish();
+                self.input(ResyncProgress::DiskDone);
+                let _ = self.out.send(ServiceOut::Notice(
+                    Severity::Info,
+                    text::RESYNC_DONE,
+                    "as the target".into(),
+                ));
+            }
+        }
+    }
+
+    /// The target's own dirty regions, in runs, before `Ready` (see `journal::resync`).
+    fn send_own_dirty(&mut self, session: u64) {
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        let mut next = self.journal.next_dirty(0);
+        while let Some(r) = next {
+            match runs.last_mut() {
+                Some((a, n)) if *a + *n == r => *n += 1,
+                _ => {
+                    if runs.len() == MAX_DIRTY_RUNS {
+                        let m = ResyncMsg::Dirty {
+                            session,
+                            runs: std::mem::take(&mut runs),
+                        };
+                        let _ = self.msl.send(Priority::Bulk, m.encode());
+                    }
+                    runs.push((r, 1));
+                }
+            }
+            next = self.journal.next_dirty(r + 1);
+        }
+        if !runs.is_empty() {
+            let _ = self
+                .msl
+                .send(Priority::Bulk, ResyncMsg::Dirty { session, runs }.encode());
+        }
+    }
+
+    fn pump_source(&mut self) {
+        let Some(s) = self.source.as_mut() else {
+            return;
+        };
+        if self.cfg.resync_rate > 0 {
+            let now = Instant::now();
+            let rate = self.cfg.resync_rate as f64;
+            let dt = now.duration_since(self.budget_at).as_secs_f64();
+            // At most a tenth of a second's worth saved up.
+            self.budget = (self.budget + dt * rate).min(rate / 10.0 + self.cfg.region_size as f64);
+            self.budget_at = now;
+            if self.budget < f64::from(self.cfg.region_size) {
+                return;
+            }
+        }
+        let j = &self.journal;
+        let acts = s.core.poll(|from| j.next_dirty(from));
+        self.source_actions(acts);
+    }
+
+    fn source_actions(&mut self, acts: Vec<SourceAction>) {
+        for a in acts {
+            match a {
+                SourceAction::Send(m) => {
+                    if matches!(m, ResyncMsg::End { .. }) {
+                        // No region is dirty now: from here on a write waits for both
+                        // copies and clears its regions (an MSL break undoes this).
+                        self.set_mode(Mode::Mirrored);
+                    }
+                    let _ = self.msl.send(Priority::Bulk, m.encode());
+                }
+                SourceAction::SendRegion {
+                    session,
+                    region,
+                    version,
+                } => {
+                    let rs = u64::from(self.geometry.region_size);
+                    let off = region * rs;
+                    let len = rs.min(self.geometry.volume_size - off);
+                    let mut data = vec![0u8; len as usize];
+                    if let Err(e) = self.data.read_at(&mut data, off) {
+                        self.report_io(e.to_string());
+                        self.source = None;
+                        return;
+                    }
+                    self.budget -= len as f64;
+                    if let Some(s) = self.source.as_mut() {
+                        s.bytes += len;
+                    }
+                    let m = ResyncMsg::Region {
+                        session,
+                        region,
+                        version,
+                        data,
+                    };
+                    let _ = self.msl.send(Priority::Bulk, m.encode());
+                }
+                SourceAction::Clear(r) => self.journal.clear(r),
+                SourceAction::Mark(run) => {
+                    let run =
+                        run.start.min(self.geometry.regions)..run.end.min(self.geometry.regions);
+                    if let Err(e) = self.journal.mark(run) {
+                        self.report_io(e.to_string());
+                    }
+                }
+                SourceAction::Complete => {
+                    let ev = self.source.as_ref().map_or(String::new(), |s| {
+                        format!(
+                            "as the source, {} MiB in {:.1} s",
+                            s.bytes >> 20,
+                            s.began.elapsed().as_secs_f64()
+                        )
+                    });
+                    self.source = None;
+                    if let Err(e) = self.journal.flush() {
+                        self.report_io(e.to_string());
+                    }
+                    self.publish();
+                    self.input(ResyncProgress::DiskDone);
+                    let _ =
+                        self.out
+                            .send(ServiceOut::Notice(Severity::Info, text::RESYNC_DONE, ev));
+                }
+            }
+        }
+    }
+
+    // ---- housekeeping ----
+
+    fn periodic(&mut self, busy: bool) {
+        let now = Instant::now();
+        if now.duration_since(self.last_flush) >= FLUSH_EVERY {
+            self.last_flush = now;
+            if let Err(e) = self.journal.flush() {
+                self.report_io(e.to_string());
+            }
+        }
+        let due = if busy { BUSY_PUBLISH } else { PUBLISH_EVERY };
+        if now.duration_since(self.last_publish) >= due {
+            self.publish();
+        }
+    }
+
+    fn publish(&mut self) {
+        self.last_publish = Instant::now();
+        let st = self.journal.state();
+        let g = &self.geometry;
+        let resync = if let Some(s) = &self.source {
+            let (done, total) = s.core.progress();
+            Some(ResyncStatus {
+                role: "source",
+                session: s.core.session(),
+                done,
+                total,
+                bytes: s.bytes,
+                micros: s.began.elapsed().as_micros() as u64,
+            })
+        } else {
+            self.target_run.as_ref().map(|t| ResyncStatus {
+                role: "target",
+                session: t.session,
+                done: t.done,
+                total: t.total.max(t.done),
+                bytes: t.bytes,
+                micros: t.began.elapsed().as_micros() as u64,
+            })
+        };
+        let mode = match (self.serving, self.path.mode()) {
+            (false, _) => "secondary",
+            (true, Mode::Unmirrored) => "unmirrored",
+            (true, Mode::Resyncing) => "resyncing",
+            (true, Mode::Mirrored) => "mirrored",
+        };
+        let s = VolumeStatus {
+            path: self.cfg.path.display().to_string(),
+            size: g.volume_size,
+            region_size: g.region_size,
+            regions: g.regions,
+            dirty_regions: self.journal.dirty_count(),
+            bitmap_bytes_per_tib: Geometry::new(1 << 40, g.region_size, g.extent_regions)
+                .map_or(0, |t| t.memory_bytes()),
+            consistent: st.consistent,
+            history: st.history.to_vec(),
+            tracked_since: st.tracked_since,
+            mode,
+            journal: self.how.clone(),
+            writes: self.counts.0,
+            write_errors: self.counts.1,
+            peer_writes: self.counts.2,
+            resync,
+        };
+        let mut g = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        *g = Arc::new(s);
+    }
+}
+
+/// The most bytes of the peer's held before the role machine's word (then dropped and
+/// counted: the source's session stalls, and the next one starts over).
+const MAX_HELD: usize = 64 << 20;
+
+/// True for what a source or primary sends to its target or secondary: the peer's writes
+/// and `Begin`, `Region`, `End`.
+fn for_target(p: Priority, m: &[u8]) -> bool {
+    match (p, m.first()) {
+        (Priority::Event, Some(&t)) => t == 0x11,
+        (_, Some(&t)) => matches!(t, 1 | 3 | 5),
+        _ => false,
+    }
+}
+
+/// A 64-bit mixer (splitmix64's finaliser): ids that look random from a counter.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}

@@ -1,0 +1,234 @@
+//! Two daemons with mirrored volumes (`[volume]`) over real raw sockets: writes while
+//! unmirrored are journaled and resynced, writes while mirrored reach both volumes before
+//! they are acknowledged, a peer back after a stop gets an incremental resync, and a
+//! damaged journal is found at start and leads to a full resync. Needs root (namespaces,
+//! raw sockets): skipped otherwise, per the project's skip policy.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sft3::lab::testing::privileged;
+use sft3::node::control::query_bytes;
+use sft3::node::NodeHandle;
+use sft3::role::RoleState;
+
+mod node_bed;
+use node_bed::{dump, mirrored_pair, serial, wait_for, Bed};
+
+const SIZE: u64 = 8 << 20;
+const REGION: u64 = 64 << 10;
+
+fn volume_toml(bed: &Bed, id: u64) -> String {
+    format!(
+        "[volume]\npath = \"{}\"\nsize = \"8MiB\"\nregion_size = \"64KiB\"\n",
+        image(bed, id).display()
+    )
+}
+
+fn image(bed: &Bed, id: u64) -> PathBuf {
+    bed.dir.join(format!("vol{id}.img"))
+}
+
+fn start(bed: &Bed, id: u64) -> NodeHandle {
+    let (msl, lan) = if id == 1 {
+        ("va", "la0")
+    } else {
+        ("vb", "lb0")
+    };
+    bed.start_cfg(bed.config_with(id, msl, lan, &volume_toml(bed, id)))
+}
+
+/// Writes through the daemon's control socket; the answer line.
+fn write(bed: &Bed, id: u64, offset: u64, data: &[u8]) -> String {
+    let header = format!("volume write {offset} {}", data.len());
+    let out = query_bytes(&bed.socket(id), &header, data).expect("control socket");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn same(a: &Path, b: &Path) -> bool {
+    std::fs::read(a).expect("volume a") == std::fs::read(b).expect("volume b")
+}
+
+/// A pattern that differs per write and per byte.
+fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn resync_notices(h: &NodeHandle) -> String {
+    h.notices()
+        .into_iter()
+        .filter(|n| n.contains("resync"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn writes_while_unmirrored_are_resynced_and_mirrored_writes_reach_both() {
+    if !privileged("writes_while_unmirrored_are_resynced_and_mirrored_writes_reach_both") {
+        return;
+    }
+    let _serial = serial();
+    let bed = Bed::new("nvol", true);
+    // A alone: the primary, unmirrored; its writes are journaled.
+    let a = start(&bed, 1);
+    let alone = wait_for(Duration::from_secs(5), || {
+        a.snapshot().state == RoleState::UnmirroredPrimary
+    });
+    assert!(alone.is_some(), "{}", a.snapshot().to_json());
+    for i in 0..20u64 {
+        let off = (i * 7 % 120) * REGION + i * 100;
+        let ans = write(&bed, 1, off, &pattern(i, 5000));
+        assert!(
+            ans.starts_with("ok version") && ans.contains("mirrored false"),
+            "{ans}"
+        );
+    }
+    // The status is published every 100 ms.
+    let dirty = wait_for(Duration::from_secs(2), || {
+        a.snapshot()
+            .volume
+            .is_some_and(|v| v.writes == 20 && v.dirty_regions > 0)
+    });
+    assert!(dirty.is_some(), "{}", a.snapshot().to_json());
+    // Refused: past the end, and at a server that does not serve.
+    let ans = write(&bed, 1, SIZE - 10, &[1; 20]);
+    assert!(
+        ans.starts_with("error:") && ans.contains("past the volume's end"),
+        "{ans}"
+    );
+
+    // B joins: a fresh volume (no history), so the resync is full; then they are equal.
+    let b = start(&bed, 2);
+    let ok = wait_for(Duration::from_secs(20), || mirrored_pair(&a, &b));
+    assert!(ok.is_some(), "{}", dump("never mirrored", &a, &b));
+    assert!(
+        same(&image(&bed, 1), &image(&bed, 2)),
+        "volumes differ after the resync"
+    );
+    let na = resync_notices(&a);
+    assert!(na.contains("Full"), "{na}");
+    let ans = write(&bed, 2, 0, &[1; 10]);
+    assert!(ans.contains("not serving"), "{ans}");
+    // The target adopted the source's generations.
+    let adopted = wait_for(Duration::from_secs(2), || {
+        let (va, vb) = (a.snapshot().volume.unwrap(), b.snapshot().volume.unwrap());
+        vb.consistent && !vb.history.is_empty() && vb.history == va.history
+    });
+    assert!(
+        adopted.is_some(),
+        "{}",
+        dump("generations not adopted", &a, &b)
+    );
+
+    // Mirrored: acknowledged only with both copies durable, so B has it at once.
+    for i in 100..110u64 {
+        let off = (i % 40) * 3 * REGION + 17;
+        let data = pattern(i, 70_000);
+        let ans = write(&bed, 1, off, &data);
+        assert!(ans.contains("mirrored true"), "{ans}");
+        let got = std::fs::read(image(&bed, 2)).unwrap();
+        assert_eq!(&got[off as usize..off as usize + data.len()], &data[..]);
+    }
+    let clean = wait_for(Duration::from_secs(2), || {
+        a.snapshot()
+            .volume
+            .is_some_and(|v| v.writes == 30 && v.dirty_regions == 0)
+    });
+    assert!(clean.is_some(), "{}", a.snapshot().to_json());
+
+    // B stops; A writes alone; B comes back: an incremental resync of what changed.
+    b.stop();
+    let alone = wait_for(Duration::from_secs(5), || {
+        a.snapshot().state == RoleState::UnmirroredPrimary
+    });
+    assert!(alone.is_some(), "{}", a.snapshot().to_json());
+    for i in 200..205u64 {
+        let ans = write(&bed, 1, i * REGION / 2, &pattern(i, 3000));
+        assert!(ans.contains("mirrored false"), "{ans}");
+    }
+    let settled = wait_for(Duration::from_secs(2), || {
+        a.snapshot().volume.is_some_and(|v| v.writes == 35)
+    });
+    assert!(settled.is_some(), "{}", a.snapshot().to_json());
+    let dirty = a.snapshot().volume.unwrap().dirty_regions;
+    assert!((1..=10).contains(&dirty), "{}", a.snapshot().to_json());
+    let b = start(&bed, 2);
+    let ok = wait_for(Duration::from_secs(20), || mirrored_pair(&a, &b));
+    assert!(ok.is_some(), "{}", dump("never mirrored again", &a, &b));
+    assert!(
+        same(&image(&bed, 1), &image(&bed, 2)),
+        "volumes differ after the incremental resync"
+    );
+    let na = resync_notices(&a);
+    assert!(na.contains("Incremental"), "{na}");
+    assert!(
+        na.contains(&format!(
+            "as the source, {dirty} of {} regions",
+            SIZE / REGION
+        )),
+        "{na}"
+    );
+    b.stop();
+    a.stop();
+}
+
+#[test]
+fn a_damaged_journal_is_found_at_start_and_the_resync_is_full() {
+    if !privileged("a_damaged_journal_is_found_at_start_and_the_resync_is_full") {
+        return;
+    }
+    let _serial = serial();
+    let bed = Bed::new("njrn", true);
+    let a = start(&bed, 1);
+    let b = start(&bed, 2);
+    let ok = wait_for(Duration::from_secs(20), || mirrored_pair(&a, &b));
+    assert!(ok.is_some(), "{}", dump("never mirrored", &a, &b));
+    let secondary = if a.snapshot().role() == "secondary" {
+        1
+    } else {
+        2
+    };
+    let (prim, sec) = if secondary == 1 { (b, a) } else { (a, b) };
+    sec.stop();
+    // Both header slots damaged: nothing in the journal can be trusted.
+    let journal = {
+        let mut p = image(&bed, secondary).into_os_string();
+        p.push(".journal");
+        PathBuf::from(p)
+    };
+    let mut bytes = std::fs::read(&journal).expect("journal");
+    bytes[100] ^= 0xff;
+    bytes[4096 + 100] ^= 0xff;
+    std::fs::write(&journal, &bytes).unwrap();
+    let sec = start(&bed, secondary);
+    let n = wait_for(Duration::from_secs(5), || {
+        sec.notices()
+            .join("\n")
+            .contains("change journal not trusted")
+    });
+    assert!(n.is_some(), "{:#?}", sec.notices());
+    let ok = wait_for(Duration::from_secs(20), || mirrored_pair(&prim, &sec));
+    assert!(
+        ok.is_some(),
+        "{}",
+        dump("never mirrored after the rebuild", &prim, &sec)
+    );
+    let np = resync_notices(&prim);
+    assert!(np.contains("Full"), "{np}");
+    let clean = wait_for(Duration::from_secs(2), || {
+        let sv = sec.snapshot().volume.unwrap();
+        sv.journal.starts_with("rebuilt") && sv.dirty_regions == 0 && sv.consistent
+    });
+    assert!(clean.is_some(), "{}", sec.snapshot().to_json());
+    assert!(same(&image(&bed, 1), &image(&bed, 2)));
+    sec.stop();
+    prim.stop();
+}
