@@ -1,16 +1,17 @@
-//! The `sft3` command. Later issues add `ctl` and `client`: each is one more variant
-//! of [`Command`] whose arguments and code live in the library.
+//! The `sft3` command. The engine issue adds `client`: one more variant of [`Command`]
+//! whose arguments and code live in the library.
 //!
 //! Exit codes (docs/config.md): 0 success (for `run`: stopped by SIGTERM/SIGINT after a clean
 //! shutdown); 1 failure (a link cannot be opened, the daemon failed); 2 usage or
 //! configuration error; 3 (`status`) no daemon answers on the control socket; 4 (`run`) the
 //! role machine shut the server down (do not restart it blindly: scenario 3, the operator);
-//! 5 (`run`) handed over to the peer: restart the daemon to rejoin as the secondary.
+//! 5 (`run`) handed over to the peer: restart the daemon to rejoin as the secondary; 6
+//! (`ctl verify`) the volumes differed (the regions are marked and resynced).
 
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
-use sft3::node::config::{ConfigError, NodeConfig, DEFAULT_CONTROL_SOCKET};
+use sft3::node::config::{ConfigError, NodeConfig};
 use sft3::node::NodeExit;
 
 /// NetWare SFT III server mirroring over raw IPX (inspect traffic with `ipxdump`).
@@ -35,6 +36,8 @@ enum Command {
     Status(StatusArgs),
     /// Simulate the whole pair on virtual time under random faults, checking invariants.
     Sim(sft3::sim::cli::SimArgs),
+    /// Operator commands to a running daemon: volume write/read, online verify.
+    Ctl(sft3::node::ctl::CtlArgs),
 }
 
 /// `sft3 run`.
@@ -51,12 +54,8 @@ struct StatusArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
-    /// The daemon's control socket [default: the configuration's, else /run/sft3/control.sock].
-    #[arg(long, value_name = "PATH")]
-    socket: Option<PathBuf>,
-    /// Take the control socket's path from this configuration file.
-    #[arg(long, short = 'c', value_name = "FILE", conflicts_with = "socket")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    at: sft3::node::ctl::SocketArgs,
 }
 
 /// Exit code: configuration or usage error.
@@ -101,13 +100,12 @@ fn cmd_run(args: RunArgs) -> i32 {
 }
 
 fn cmd_status(args: StatusArgs) -> i32 {
-    let socket = match (args.socket, args.config) {
-        (Some(s), _) => s,
-        (None, Some(c)) => match load_config(&c) {
-            Ok(cfg) => cfg.paths.control_socket,
-            Err(code) => return code,
-        },
-        (None, None) => PathBuf::from(DEFAULT_CONTROL_SOCKET),
+    let socket = match args.at.path() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sft3 status: configuration: {e}");
+            return EXIT_CONFIG;
+        }
     };
     let request = if args.json { "status json" } else { "status" };
     match sft3::node::control::query(&socket, request) {
@@ -157,6 +155,26 @@ fn main() {
         Command::Run(args) => cmd_run(args),
         Command::Status(args) => cmd_status(args),
         Command::Sim(args) => sft3::sim::cli::run(args),
+        Command::Ctl(args) => match sft3::node::ctl::run(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("sft3 ctl: {e:#}");
+                if e.chain().any(|c| c.downcast_ref::<ConfigError>().is_some()) {
+                    EXIT_CONFIG
+                } else if e.chain().any(|c| {
+                    c.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                        matches!(
+                            io.kind(),
+                            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                        )
+                    })
+                }) {
+                    EXIT_NO_DAEMON
+                } else {
+                    1
+                }
+            }
+        },
     };
     std::process::exit(code);
 }

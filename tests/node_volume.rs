@@ -144,6 +144,41 @@ fn writes_while_unmirrored_are_resynced_and_mirrored_writes_reach_both() {
     });
     assert!(clean.is_some(), "{}", a.snapshot().to_json());
 
+    // Silent damage at the secondary: the online verify finds it, marks it and the short
+    // resync that follows repairs it while the pair stays mirrored.
+    let damaged = 77 * REGION + 5;
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(image(&bed, 2))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        f.read_exact_at(&mut byte, damaged).ok();
+        f.write_all_at(&[byte[0] ^ 0x40], damaged).unwrap();
+    }
+    assert!(!same(&image(&bed, 1), &image(&bed, 2)));
+    let ans = String::from_utf8_lossy(&query_bytes(&bed.socket(2), "volume verify", &[]).unwrap())
+        .into_owned();
+    assert!(ans.contains("verify needs a mirrored pair"), "{ans}");
+    let ans = String::from_utf8_lossy(&query_bytes(&bed.socket(1), "volume verify", &[]).unwrap())
+        .into_owned();
+    assert!(ans.starts_with("ok verify"), "{ans}");
+    let verified = wait_for(Duration::from_secs(10), || {
+        a.snapshot()
+            .volume
+            .and_then(|v| v.verify)
+            .is_some_and(|v| !v.running && v.mismatches == 1 && v.error.is_none())
+    });
+    assert!(verified.is_some(), "{}", dump("verify", &a, &b));
+    let repaired = wait_for(Duration::from_secs(10), || {
+        same(&image(&bed, 1), &image(&bed, 2))
+    });
+    assert!(repaired.is_some(), "{}", dump("not repaired", &a, &b));
+    let n = a.notices().join("\n");
+    assert!(n.contains("1 of 128 regions differ (regions 77)"), "{n}");
+    assert!(mirrored_pair(&a, &b), "{}", dump("mirroring lost", &a, &b));
+
     // B stops; A writes alone; B comes back: an incremental resync of what changed.
     b.stop();
     let alone = wait_for(Duration::from_secs(5), || {
@@ -155,7 +190,9 @@ fn writes_while_unmirrored_are_resynced_and_mirrored_writes_reach_both() {
         assert!(ans.contains("mirrored false"), "{ans}");
     }
     let settled = wait_for(Duration::from_secs(2), || {
-        a.snapshot().volume.is_some_and(|v| v.writes == 35)
+        a.snapshot()
+            .volume
+            .is_some_and(|v| v.writes == 35 && v.resync.is_none())
     });
     assert!(settled.is_some(), "{}", a.snapshot().to_json());
     let dirty = a.snapshot().volume.unwrap().dirty_regions;

@@ -288,6 +288,11 @@ fn runs(regions: &[u64]) -> Vec<Range<u64>> {
 /// |---|---|---|
 /// | `0x11` | [`Write`](MirrorMsg::Write) | version u64, offset u64, then the data |
 /// | `0x12` | [`Durable`](MirrorMsg::Durable) | version u64 |
+/// | `0x13` | [`VerifyRequest`](MirrorMsg::VerifyRequest) | id u64, first region u64, count u32 |
+/// | `0x14` | [`VerifyHashes`](MirrorMsg::VerifyHashes) | id u64, first region u64, then 16 bytes per region |
+///
+/// Verify messages travel in the same class as the writes, so the secondary hashes a
+/// region with every write sent before the request applied, as the primary did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MirrorMsg {
     /// Primary: apply these bytes at `offset` (version `version`).
@@ -304,7 +309,28 @@ pub enum MirrorMsg {
         /// Its version.
         version: u64,
     },
+    /// Primary: hash regions `first..first + count` (at most [`MAX_VERIFY_REGIONS`]).
+    VerifyRequest {
+        /// The verify run's id.
+        id: u64,
+        /// First region.
+        first: u64,
+        /// Regions.
+        count: u32,
+    },
+    /// Secondary: the regions' hashes (BLAKE3, first 16 bytes), in order.
+    VerifyHashes {
+        /// The verify run's id.
+        id: u64,
+        /// First region.
+        first: u64,
+        /// One hash per region.
+        hashes: Vec<[u8; 16]>,
+    },
 }
+
+/// Regions in one verify request.
+pub const MAX_VERIFY_REGIONS: u32 = 1024;
 
 /// A mirror message that could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -338,6 +364,21 @@ impl MirrorMsg {
                 out.extend_from_slice(&version.to_be_bytes());
                 out
             }
+            MirrorMsg::VerifyRequest { id, first, count } => {
+                let mut out = vec![0x13];
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&first.to_be_bytes());
+                out.extend_from_slice(&count.to_be_bytes());
+                out
+            }
+            MirrorMsg::VerifyHashes { id, first, hashes } => {
+                let mut out = Vec::with_capacity(17 + 16 * hashes.len());
+                out.push(0x14);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&first.to_be_bytes());
+                hashes.iter().for_each(|h| out.extend_from_slice(h));
+                out
+            }
         }
     }
 
@@ -359,7 +400,38 @@ impl MirrorMsg {
                 data: rest.get(16..).ok_or(MirrorMsgError::Length(ty))?.to_vec(),
             }),
             0x12 if rest.len() == 8 => Ok(MirrorMsg::Durable { version: word(0)? }),
-            0x12 => Err(MirrorMsgError::Length(ty)),
+            0x13 if rest.len() == 20 => {
+                let mut c = [0u8; 4];
+                c.copy_from_slice(&rest[16..20]);
+                let count = u32::from_be_bytes(c);
+                if count == 0 || count > MAX_VERIFY_REGIONS {
+                    return Err(MirrorMsgError::Length(ty));
+                }
+                Ok(MirrorMsg::VerifyRequest {
+                    id: word(0)?,
+                    first: word(1)?,
+                    count,
+                })
+            }
+            0x14 if rest.len() >= 16
+                && (rest.len() - 16) % 16 == 0
+                && (rest.len() - 16) / 16 <= MAX_VERIFY_REGIONS as usize =>
+            {
+                let hashes = rest[16..]
+                    .chunks_exact(16)
+                    .map(|c| {
+                        let mut h = [0u8; 16];
+                        h.copy_from_slice(c);
+                        h
+                    })
+                    .collect();
+                Ok(MirrorMsg::VerifyHashes {
+                    id: word(0)?,
+                    first: word(1)?,
+                    hashes,
+                })
+            }
+            0x12..=0x14 => Err(MirrorMsgError::Length(ty)),
             _ => Err(MirrorMsgError::UnknownType),
         }
     }

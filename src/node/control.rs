@@ -6,6 +6,7 @@
 //! | `status json` | [`StatusSnapshot::to_json`] and a newline |
 //! | `volume write OFFSET LENGTH`, then LENGTH bytes | once acknowledged: `ok version V mirrored true|false us N` and a newline |
 //! | `volume read OFFSET LENGTH` | `ok LENGTH`, a newline, then the bytes |
+//! | `volume verify` | `ok verify ID started: N regions` (progress and result in `status`) |
 //! | anything else | `error: unknown request ...` and a newline |
 //!
 //! The socket file gets the process's umask (root-only with the usual 022); the directory is
@@ -213,6 +214,7 @@ async fn volume_request(
             )
             .into_bytes())
         }
+        Some("verify") if words.len() == 2 => Ok(format!("ok {}\n", v.verify().await?).into_bytes()),
         Some("read") if words.len() == 4 => {
             let (offset, len) = (num(2, "OFFSET")?, num(3, "LENGTH")?);
             let bytes = v.read(offset, len).await?;

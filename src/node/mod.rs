@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`config`] | [`NodeConfig`](config::NodeConfig): the TOML configuration, checked key by key |
 //! | [`status`] | [`StatusSnapshot`](status::StatusSnapshot): what `sft3 status` shows (text, JSON) |
+//! | [`ctl`] | `sft3 ctl`: volume writes and reads, the online verify |
 //! | [`control`] | the control socket: server and client |
 //! | [`log`] | the admin log: console lines and the append-only file |
 //! | [`volume`] | the mirrored volume's thread: journal, write path, resync over the MSL |
@@ -23,6 +24,7 @@
 mod compose;
 pub mod config;
 pub mod control;
+pub mod ctl;
 pub mod log;
 pub mod runtime;
 pub mod status;

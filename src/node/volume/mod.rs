@@ -13,6 +13,7 @@
 //! | MSL, bulk class | resync messages | see [`crate::journal::resync`] |
 //! | MSL session | ended | a mirrored write path stops waiting for the peer at once (the regions stay dirty) |
 //! | control socket | `volume write`, `volume read` | client I/O until the engine serves clients |
+//! | control socket | `volume verify` | an online verify (`sft3 ctl verify`, see `worker/verify.rs`) |
 //!
 //! The thread tells the control plane the journal's generations and the resync's progress
 //! ("image done", "disk done") and reports notices; `sft3 status` shows [`VolumeStatus`].
@@ -42,7 +43,7 @@ use crate::role::{Input, ResyncKind, ResyncRole, Severity};
 use super::runtime::{ResyncStart, Service};
 
 pub use open::{open, OpenedVolume};
-pub use status::{ResyncStatus, VolumeStatus};
+pub use status::{ResyncStatus, VerifyStatus, VolumeStatus};
 
 /// Longest client write or read through the control socket, bytes.
 pub const MAX_IO: u64 = 16 << 20;
@@ -87,6 +88,9 @@ pub(crate) enum VolumeIn {
         offset: u64,
         len: u64,
         reply: tokio::sync::oneshot::Sender<Result<Vec<u8>, String>>,
+    },
+    Verify {
+        reply: tokio::sync::oneshot::Sender<Result<String, String>>,
     },
     Stop,
 }
@@ -136,6 +140,17 @@ impl VolumeClient {
                 data,
                 reply,
             })
+            .map_err(|_| "the volume is closed".to_string())?;
+        rx.await
+            .map_err(|_| "the volume closed before answering".to_string())?
+    }
+
+    /// Starts an online verify (see `sft3 ctl verify`); its progress and result are in the
+    /// status.
+    pub async fn verify(&self) -> Result<String, String> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(VolumeIn::Verify { reply })
             .map_err(|_| "the volume is closed".to_string())?;
         rx.await
             .map_err(|_| "the volume closed before answering".to_string())?

@@ -53,6 +53,25 @@ impl ResyncStatus {
     }
 }
 
+/// An online verify, running or the last one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifyStatus {
+    /// Its id.
+    pub id: u64,
+    /// Still running.
+    pub running: bool,
+    /// Regions compared.
+    pub done: u64,
+    /// Regions in the volume.
+    pub total: u64,
+    /// Regions that differed (marked for resync).
+    pub mismatches: u64,
+    /// Time taken so far, µs.
+    pub micros: u64,
+    /// Why it stopped early.
+    pub error: Option<String>,
+}
+
 /// The volume, as `sft3 status` shows it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VolumeStatus {
@@ -87,6 +106,8 @@ pub struct VolumeStatus {
     pub peer_writes: u64,
     /// A resync, while one runs.
     pub resync: Option<ResyncStatus>,
+    /// The running verify, else the last one.
+    pub verify: Option<VerifyStatus>,
 }
 
 impl VolumeStatus {
@@ -98,7 +119,7 @@ impl VolumeStatus {
             s,
             "{{\"path\":{},\"size\":{},\"region_size\":{},\"regions\":{},\"dirty_regions\":{},\
              \"bitmap_bytes_per_tib\":{},\"consistent\":{},\"history\":[{}],\"tracked_since\":{},\
-             \"mode\":{},\"journal\":{},\"writes\":{},\"write_errors\":{},\"peer_writes\":{},\"resync\":",
+             \"mode\":{},\"journal\":{},\"writes\":{},\"write_errors\":{},\"peer_writes\":{},",
             json_str(&self.path),
             self.size,
             self.region_size,
@@ -114,6 +135,24 @@ impl VolumeStatus {
             self.write_errors,
             self.peer_writes,
         );
+        match &self.verify {
+            None => s.push_str("\"verify\":null,"),
+            Some(v) => {
+                let _ = write!(
+                    s,
+                    "\"verify\":{{\"id\":{},\"running\":{},\"done\":{},\"total\":{},\
+                     \"mismatches\":{},\"seconds\":{:.3},\"error\":{}}},",
+                    v.id,
+                    v.running,
+                    v.done,
+                    v.total,
+                    v.mismatches,
+                    v.micros as f64 / 1e6,
+                    v.error.as_deref().map_or("null".to_string(), json_str)
+                );
+            }
+        }
+        s.push_str("\"resync\":");
         match &self.resync {
             None => s.push_str("null}"),
             Some(r) => {
@@ -159,6 +198,20 @@ impl VolumeStatus {
             self.regions,
             self.bitmap_bytes_per_tib >> 10
         );
+        if let Some(v) = &self.verify {
+            let _ = writeln!(
+                s,
+                "verify      {} {}/{} regions, {} differ, {:.1} s{}",
+                if v.running { "running" } else { "last" },
+                v.done,
+                v.total,
+                v.mismatches,
+                v.micros as f64 / 1e6,
+                v.error
+                    .as_deref()
+                    .map_or(String::new(), |e| format!(" ({e})"))
+            );
+        }
         if let Some(r) = &self.resync {
             let width = 30usize;
             let filled = ((r.percent() / 100.0) * width as f64) as usize;

@@ -1,0 +1,364 @@
+//! The volume thread's generations and resync sessions (source and target ends).
+
+use std::time::Instant;
+
+use arrayvec::ArrayVec;
+
+use super::{mix, text, SourceRun, TargetRun, Worker};
+use crate::journal::mirror::Mode;
+use crate::journal::resync::{ResyncMsg, ResyncSource, SourceAction, TargetAction, MAX_DIRTY_RUNS};
+use crate::journal::{JournalState, Store};
+use crate::msl::{Priority, MAX_HISTORY};
+use crate::node::volume::ServiceOut;
+use crate::role::{Input, ResyncKind, ResyncProgress, ResyncRole, Severity};
+
+impl Worker {
+    // ---- generations ----
+
+    pub(super) fn start_tracking(&mut self) {
+        let mut st = self.journal.state();
+        let old = st.history.first().copied();
+        let id = self.next_id();
+        let mut h: ArrayVec<u64, MAX_HISTORY> = ArrayVec::new();
+        h.push(id);
+        h.extend(st.history.iter().copied().take(MAX_HISTORY - 1));
+        // Already tracking: the bitmap still covers everything since that generation.
+        if st.tracked_since == 0 {
+            st.tracked_since = old.unwrap_or(id);
+        }
+        st.history = h;
+        self.save_state(st);
+        if self.path.mode() == Mode::Mirrored {
+            self.set_mode(Mode::Unmirrored);
+        }
+        let ev = format!(
+            "generation {id:016x}, tracked since {:016x}",
+            self.journal.state().tracked_since
+        );
+        let _ = self
+            .out
+            .send(ServiceOut::Notice(Severity::Info, text::NEW_GENERATION, ev));
+    }
+
+    pub(super) fn stop_tracking(&mut self) {
+        let mut st = self.journal.state();
+        st.tracked_since = 0;
+        self.save_state(st);
+        self.set_mode(Mode::Mirrored);
+    }
+
+    /// Writes the state durably and tells the role machine.
+    pub(super) fn save_state(&mut self, st: JournalState) {
+        if let Err(e) = self.journal.set_state(st.clone()) {
+            self.report_io(e.to_string());
+        }
+        let _ = self.out.send(ServiceOut::Input(Input::Generations {
+            history: st.history,
+            tracked_since: st.tracked_since,
+        }));
+    }
+
+    pub(super) fn next_id(&mut self) -> u64 {
+        self.ids = self.ids.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        mix(self.ids).max(1)
+    }
+
+    // ---- resync ----
+
+    pub(super) fn start_resync(&mut self, role: ResyncRole, kind: ResyncKind) {
+        match role {
+            ResyncRole::Target => {
+                // The source's `Begin` starts the session; it may be here already.
+                self.target_run = None;
+                self.accepting = true;
+                self.held_bytes = 0;
+                for (p, m) in std::mem::take(&mut self.held) {
+                    if p == Priority::Event {
+                        self.on_mirror(&m);
+                    } else {
+                        self.on_resync_msg(&m);
+                    }
+                }
+            }
+            ResyncRole::Source => {
+                if kind == ResyncKind::Full {
+                    if let Err(e) = self.journal.mark_all() {
+                        self.report_io(e.to_string());
+                        return;
+                    }
+                }
+                if self.path.mode() == Mode::Unmirrored {
+                    self.set_mode(Mode::Resyncing);
+                }
+                // No engine image yet (a later issue): that phase is empty.
+                self.input(ResyncProgress::ImageDone);
+                let session = self.next_id();
+                let mut core = ResyncSource::new(
+                    session,
+                    self.journal.dirty_count(),
+                    self.cfg.resync_window,
+                    self.path.version(),
+                );
+                core.set_history(&self.journal.state().history);
+                let ev = format!(
+                    "{kind:?}, as the source, {} of {} regions, session {session:016x}",
+                    self.journal.dirty_count(),
+                    self.geometry.regions
+                );
+                let _ = self
+                    .out
+                    .send(ServiceOut::Notice(Severity::Info, text::RESYNC_BEGUN, ev));
+                self.source = Some(SourceRun {
+                    core,
+                    began: Instant::now(),
+                    bytes: 0,
+                });
+                self.budget = 0.0;
+                self.budget_at = Instant::now();
+            }
+        }
+    }
+
+    pub(super) fn stop_accepting(&mut self) {
+        self.accepting = false;
+        self.held.clear();
+        self.held_bytes = 0;
+    }
+
+    pub(super) fn input(&self, p: ResyncProgress) {
+        let _ = self.out.send(ServiceOut::Input(Input::Resync(p)));
+    }
+
+    pub(super) fn resync_wants_time(&self) -> bool {
+        self.source.is_some() && self.cfg.resync_rate > 0
+    }
+
+    pub(super) fn on_resync_msg(&mut self, m: &[u8]) {
+        let Ok(msg) = ResyncMsg::decode(m) else {
+            self.counts.1 += 1;
+            return;
+        };
+        match msg {
+            ResyncMsg::Ready { .. }
+            | ResyncMsg::Ack { .. }
+            | ResyncMsg::Done { .. }
+            | ResyncMsg::Dirty { .. } => {
+                let Some(s) = self.source.as_mut() else {
+                    return;
+                };
+                let acts = s.core.on_msg(&msg);
+                self.source_actions(acts);
+            }
+            ResyncMsg::Begin { .. } | ResyncMsg::Region { .. } | ResyncMsg::End { .. } => {
+                if self.serving {
+                    self.counts.1 += 1;
+                    return;
+                }
+                if matches!(msg, ResyncMsg::End { .. }) {
+                    // Everything applied before must be durable before "consistent".
+                    self.sync_and_answer();
+                }
+                let act = self.target.on_msg(&msg);
+                self.target_action(act, msg);
+            }
+        }
+    }
+
+    pub(super) fn target_action(&mut self, act: Option<TargetAction>, msg: ResyncMsg) {
+        match act {
+            None => {}
+            Some(TargetAction::MarkInconsistentThenSend(ready)) => {
+                let session = self.target.session().unwrap_or(0);
+                let mut st = self.journal.state();
+                st.consistent = false;
+                if let Err(e) = self.journal.set_state(st) {
+                    self.report_io(e.to_string());
+                    return;
+                }
+                let total = match msg {
+                    ResyncMsg::Begin { regions, .. } => regions,
+                    _ => 0,
+                };
+                self.input(ResyncProgress::ImageDone);
+                self.send_own_dirty(session);
+                let _ = self.msl.send(Priority::Bulk, ready.encode());
+                self.target_run = Some(TargetRun {
+                    session,
+                    began: Instant::now(),
+                    bytes: 0,
+                    done: 0,
+                    total: total + self.journal.dirty_count(),
+                });
+            }
+            Some(TargetAction::WriteThenSend { region, ack }) => {
+                if let ResyncMsg::Region { data, .. } = &msg {
+                    let off = region * u64::from(self.geometry.region_size);
+                    let fits = off + data.len() as u64 <= self.geometry.volume_size;
+                    if !fits {
+                        self.counts.1 += 1;
+                        return;
+                    }
+                    if let Err(e) = self.data.write_at(data, off) {
+                        self.report_io(e.to_string());
+                        return;
+                    }
+                    if let Some(t) = self.target_run.as_mut() {
+                        t.bytes += data.len() as u64;
+                        t.done += 1;
+                    }
+                }
+                self.after_sync.push((Priority::Bulk, ack.encode()));
+            }
+            Some(TargetAction::Send(ack)) => {
+                if let Some(t) = self.target_run.as_mut() {
+                    t.done += 1;
+                }
+                self.after_sync.push((Priority::Bulk, ack.encode()));
+            }
+            Some(TargetAction::MarkConsistentThenSend(done)) => {
+                let ResyncMsg::End { history, .. } = msg else {
+                    return;
+                };
+                // Every region either side marked is the source's copy now.
+                let dirty: Vec<u64> = self.journal.dirty().collect();
+                dirty.into_iter().for_each(|r| self.journal.clear(r));
+                let st = JournalState {
+                    history: history.iter().copied().take(MAX_HISTORY).collect(),
+                    tracked_since: 0,
+                    consistent: true,
+                };
+                let r = self.journal.flush().map_err(|e| e.to_string());
+                if let Err(e) = r {
+                    self.report_io(e);
+                    return;
+                }
+                self.save_state(st);
+                let _ = self.msl.send(Priority::Bulk, done.encode());
+                self.set_mode(Mode::Mirrored);
+                self.target_run = None;
+                // The status first: the role machine's "mirrored" publishes it.
+                self.publish();
+                self.input(ResyncProgress::DiskDone);
+                let _ = self.out.send(ServiceOut::Notice(
+                    Severity::Info,
+                    text::RESYNC_DONE,
+                    "as the target".into(),
+                ));
+            }
+        }
+    }
+
+    /// The target's own dirty regions, in runs, before `Ready` (see `journal::resync`).
+    pub(super) fn send_own_dirty(&mut self, session: u64) {
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        let mut next = self.journal.next_dirty(0);
+        while let Some(r) = next {
+            match runs.last_mut() {
+                Some((a, n)) if *a + *n == r => *n += 1,
+                _ => {
+                    if runs.len() == MAX_DIRTY_RUNS {
+                        let m = ResyncMsg::Dirty {
+                            session,
+                            runs: std::mem::take(&mut runs),
+                        };
+                        let _ = self.msl.send(Priority::Bulk, m.encode());
+                    }
+                    runs.push((r, 1));
+                }
+            }
+            next = self.journal.next_dirty(r + 1);
+        }
+        if !runs.is_empty() {
+            let _ = self
+                .msl
+                .send(Priority::Bulk, ResyncMsg::Dirty { session, runs }.encode());
+        }
+    }
+
+    pub(super) fn pump_source(&mut self) {
+        let Some(s) = self.source.as_mut() else {
+            return;
+        };
+        if self.cfg.resync_rate > 0 {
+            let now = Instant::now();
+            let rate = self.cfg.resync_rate as f64;
+            let dt = now.duration_since(self.budget_at).as_secs_f64();
+            // At most a tenth of a second's worth saved up.
+            self.budget = (self.budget + dt * rate).min(rate / 10.0 + self.cfg.region_size as f64);
+            self.budget_at = now;
+            if self.budget < f64::from(self.cfg.region_size) {
+                return;
+            }
+        }
+        let j = &self.journal;
+        let acts = s.core.poll(|from| j.next_dirty(from));
+        self.source_actions(acts);
+    }
+
+    pub(super) fn source_actions(&mut self, acts: Vec<SourceAction>) {
+        for a in acts {
+            match a {
+                SourceAction::Send(m) => {
+                    if matches!(m, ResyncMsg::End { .. }) {
+                        // No region is dirty now: from here on a write waits for both
+                        // copies and clears its regions (an MSL break undoes this).
+                        self.set_mode(Mode::Mirrored);
+                    }
+                    let _ = self.msl.send(Priority::Bulk, m.encode());
+                }
+                SourceAction::SendRegion {
+                    session,
+                    region,
+                    version,
+                } => {
+                    let rs = u64::from(self.geometry.region_size);
+                    let off = region * rs;
+                    let len = rs.min(self.geometry.volume_size - off);
+                    let mut data = vec![0u8; len as usize];
+                    if let Err(e) = self.data.read_at(&mut data, off) {
+                        self.report_io(e.to_string());
+                        self.source = None;
+                        return;
+                    }
+                    self.budget -= len as f64;
+                    if let Some(s) = self.source.as_mut() {
+                        s.bytes += len;
+                    }
+                    let m = ResyncMsg::Region {
+                        session,
+                        region,
+                        version,
+                        data,
+                    };
+                    let _ = self.msl.send(Priority::Bulk, m.encode());
+                }
+                SourceAction::Clear(r) => self.journal.clear(r),
+                SourceAction::Mark(run) => {
+                    let run =
+                        run.start.min(self.geometry.regions)..run.end.min(self.geometry.regions);
+                    if let Err(e) = self.journal.mark(run) {
+                        self.report_io(e.to_string());
+                    }
+                }
+                SourceAction::Complete => {
+                    let ev = self.source.as_ref().map_or(String::new(), |s| {
+                        format!(
+                            "as the source, {} MiB in {:.1} s",
+                            s.bytes >> 20,
+                            s.began.elapsed().as_secs_f64()
+                        )
+                    });
+                    self.source = None;
+                    if let Err(e) = self.journal.flush() {
+                        self.report_io(e.to_string());
+                    }
+                    self.publish();
+                    self.input(ResyncProgress::DiskDone);
+                    let _ =
+                        self.out
+                            .send(ServiceOut::Notice(Severity::Info, text::RESYNC_DONE, ev));
+                }
+            }
+        }
+    }
+}
