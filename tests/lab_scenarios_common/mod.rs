@@ -38,6 +38,16 @@ impl Bed {
     /// Builds lab `tag`, starts both daemons (with `key`), waits until they are mirrored
     /// with B primary and every adapter hears the network.
     pub fn start(tag: char, name: &str, recorded: Node, key: Option<[u8; 32]>) -> Bed {
+        let opts = DaemonOptions {
+            key,
+            trace: true,
+            ..DaemonOptions::default()
+        };
+        Bed::start_with(tag, name, recorded, opts)
+    }
+
+    /// [`Bed::start`] with these daemon options (the binary under test is set here).
+    pub fn start_with(tag: char, name: &str, recorded: Node, opts: DaemonOptions) -> Bed {
         let cfg = LabConfig {
             prefix: unique_prefix(tag),
             lan_adapters: 2,
@@ -47,10 +57,8 @@ impl Bed {
         let lab = Lab::new(cfg.clone()).expect("lab config");
         lab.down().expect("clean start");
         let opts = DaemonOptions {
-            key,
-            trace: true,
             exe: Some(PathBuf::from(SFT3)),
-            ..DaemonOptions::default()
+            ..opts
         };
         let servers = start(&cfg, &opts).expect("starting the daemons");
         let bed = Bed {

@@ -21,6 +21,9 @@ mod verify;
 
 /// Cleared bits and hot extents are written back this often.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// ... and this often while this server is a resync's source: its cleared bits are the
+/// resync's progress, and a crash of the source loses at most this much of it.
+const FLUSH_RESYNCING: Duration = Duration::from_millis(100);
 /// The status is republished at least this often.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 /// After a turn that handled something, the status is republished this soon.
@@ -481,7 +484,12 @@ impl Worker {
 
     fn periodic(&mut self, busy: bool) {
         let now = Instant::now();
-        if now.duration_since(self.last_flush) >= FLUSH_EVERY {
+        let every = if self.source.is_some() {
+            FLUSH_RESYNCING
+        } else {
+            FLUSH_EVERY
+        };
+        if now.duration_since(self.last_flush) >= every {
             self.last_flush = now;
             if let Err(e) = self.journal.flush() {
                 self.report_io(e.to_string());
