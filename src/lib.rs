@@ -7,7 +7,8 @@
 //! * [`capture`]: pcap and pcapng files (read and write), the way frames are recorded and
 //!   replayed.
 //! * [`link`]: moving frames: raw `AF_PACKET` sockets, pcap record/replay, simulated wires.
-//!   (`unsafe` code lives only here, in `lab`, `msl::driver` and `bench`: system calls.)
+//!   (`unsafe` code lives only here, in `lab`, `msl::driver`, `bench` and
+//!   `journal::store`'s `posix_fallocate`: system calls.)
 //! * [`lab`]: network namespaces as test hosts (`sft3 lab`).
 //! * [`beacon`]: server-state ("I'm alive") packets on every LAN adapter: sending, replay
 //!   and key checks, a per-adapter view of the peer and its silences (sans-IO).
@@ -40,4 +41,5 @@ pub mod msl;
 pub mod node;
 pub mod role;
 pub mod sim;
+pub mod units;
 pub mod wire;

@@ -5,6 +5,7 @@
 //! | `bench msl` | MSL bulk throughput against a naive raw send loop on the same pair | one JSON line |
 //! | `bench msl-rtt` | control and event round trips, idle and under bulk | one JSON line per (class, load) |
 //! | `bench failover` | kill -9 of the primary to the secondary's decision, against keepalived (VRRPv3) | one JSON line |
+//! | `bench resync` | a resync of a lab pair's volumes: rate against the MSL bulk rate, MSL bytes per dirty byte, client write latency idle and during it | one JSON line |
 //! | `bench soak` | false failovers and the longest heartbeat gaps under CPU overload and a flooded MSL, against keepalived | one JSON line |
 //!
 //! Progress and diagnostics go to stderr, so stdout holds only the JSON lines. See
@@ -16,6 +17,7 @@ pub mod failover_sniff;
 pub mod host_probe;
 pub mod msl;
 pub mod pair;
+pub mod resync;
 pub mod rtt;
 pub mod soak;
 
@@ -42,6 +44,9 @@ pub enum BenchCmd {
     Failover(failover::FailoverArgs),
     /// False failovers under CPU overload and a flooded MSL, against keepalived.
     Soak(soak::SoakArgs),
+    /// Resync of a mirrored volume with real daemons: rate against the MSL bulk rate, bytes
+    /// on the MSL per dirty byte, client write latency during it.
+    Resync(resync::ResyncArgs),
 }
 
 /// Runs a benchmark; the exit code.
@@ -51,39 +56,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<i32> {
         BenchCmd::MslRtt(a) => rtt::run(&a),
         BenchCmd::Failover(a) => failover::run(&a),
         BenchCmd::Soak(a) => soak::run(&a),
+        BenchCmd::Resync(a) => resync::run(&a),
     }
 }
 
-/// Parses a byte count: a number with an optional suffix `K`/`M`/`G` (×1000^n),
-/// `KiB`/`MiB`/`GiB` (×1024^n) or `B`, e.g. `1GiB`, `256MiB`, `1500`.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1000,
-        "m" | "mb" => 1_000_000,
-        "g" | "gb" => 1_000_000_000,
-        "ki" | "kib" => 1 << 10,
-        "mi" | "mib" => 1 << 20,
-        "gi" | "gib" => 1 << 30,
-        _ => {
-            return Err(format!(
-                "`{s}`: unknown unit (use B, KiB, MiB, GiB, K, M, G)"
-            ))
-        }
-    };
-    let v: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}`: not a size (e.g. 1GiB, 256MiB, 1500)"))?;
-    if !v.is_finite() || v < 0.0 {
-        return Err(format!("`{s}`: not a size"));
-    }
-    Ok((v * mult as f64).round() as u64)
-}
+pub use crate::units::parse_size;
 
 /// The median of `v` (mean of the middle two for an even count; 0 when empty).
 pub fn median(v: &[f64]) -> f64 {

@@ -179,6 +179,34 @@ pub fn run(args: &MslArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// The MSL's bulk rate on a fresh veth pair of `mtu` with the library's defaults: `bytes`
+/// in `message_size` Bulk messages, checked, in Gbit/s (the reference other benchmarks
+/// compare with, measured in their own run).
+pub(crate) fn bulk_rate(mtu: usize, bytes: u64, message_size: u64) -> anyhow::Result<f64> {
+    let args = MslArgs {
+        mtu,
+        bytes,
+        loss: 0,
+        runs: 1,
+        message_size,
+        tuning: Tuning {
+            tx_batch: DriverOptions::default().tx_batch,
+            tx_batch_bytes: 64 << 10,
+            window: None,
+            rto_min_us: None,
+            rx_budget: None,
+            max_in_flight: None,
+        },
+        hop: false,
+        skip_baseline: true,
+    };
+    let pair = Pair::new(mtu)?;
+    let msgs = Arc::new(Messages::new(bytes, message_size as usize));
+    let expected = msgs.hash();
+    let t = checked_transport(&pair, &msgs, &args, expected, "msl bulk reference")?;
+    Ok(t.gbit)
+}
+
 /// One transport run, reported on stderr; fails when the checksum does not match.
 fn checked_transport(
     pair: &Pair,

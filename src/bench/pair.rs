@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 use std::thread::JoinHandle;
 
 use crate::lab::{cmd, LabError};
-use crate::link::raw::{LinkKind, RawLink, RawOptions};
+use crate::link::raw::{RawLink, RawOptions};
 
 /// Namespace names start with this, then `a-`/`b-` and the process id.
 const NS_PREFIX: &str = "sft3b-";
@@ -250,11 +250,7 @@ impl Pair {
     /// Opens an MSL link on `end`'s device with large socket buffers (the default receive
     /// buffer overflows at veth speed).
     pub fn open(&self, end: End) -> anyhow::Result<RawLink> {
-        let opts = RawOptions {
-            recv_buffer: Some(32 << 20),
-            send_buffer: Some(4 << 20),
-            ..RawOptions::new(LinkKind::Msl)
-        };
+        let opts = RawOptions::msl();
         let r = cmd::in_netns(self.ns(end), move || RawLink::open_with(end.dev(), &opts))?;
         Ok(r?)
     }

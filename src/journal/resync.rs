@@ -102,6 +102,35 @@ pub const MAX_DIRTY_RUNS: usize = 4096;
 /// Generation ids in one [`ResyncMsg::End`] (the handshake's limit).
 pub const MAX_END_HISTORY: usize = 8;
 
+/// Bytes before a region's data in a [`ResyncMsg::Region`] (type, session, region,
+/// version).
+pub const REGION_HEADER: usize = 25;
+
+/// The head of a `Region` message: the driver reads the region's bytes right behind it,
+/// into the buffer it sends, instead of copying them in.
+pub fn region_header(session: u64, region: u64, version: u64) -> [u8; REGION_HEADER] {
+    let mut h = [0u8; REGION_HEADER];
+    h[0] = 3;
+    h[1..9].copy_from_slice(&session.to_be_bytes());
+    h[9..17].copy_from_slice(&region.to_be_bytes());
+    h[17..25].copy_from_slice(&version.to_be_bytes());
+    h
+}
+
+/// A `Region` message read in place: session, region, version and the data borrowed
+/// (`None` for any other message).
+pub fn decode_region(b: &[u8]) -> Option<(u64, u64, u64, &[u8])> {
+    if b.first() != Some(&3) || b.len() < REGION_HEADER {
+        return None;
+    }
+    let w = |i: usize| {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&b[1 + 8 * i..9 + 8 * i]);
+        u64::from_be_bytes(x)
+    };
+    Some((w(0), w(1), w(2), &b[REGION_HEADER..]))
+}
+
 /// A resync message that could not be read.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum MsgError {
@@ -134,7 +163,7 @@ impl ResyncMsg {
                 version,
                 data,
             } => {
-                put(3, &[*session, *region, *version]);
+                out.extend_from_slice(&region_header(*session, *region, *version));
                 out.extend_from_slice(data);
             }
             ResyncMsg::Ack {
@@ -219,12 +248,16 @@ impl ResyncMsg {
                     ResyncMsg::Dirty { session, runs }
                 }
             }
-            3 => ResyncMsg::Region {
-                session: field(0)?,
-                region: field(1)?,
-                version: field(2)?,
-                data: rest.get(24..).ok_or(MsgError::Length(ty))?.to_vec(),
-            },
+            3 => {
+                let (session, region, version, data) =
+                    decode_region(b).ok_or(MsgError::Length(ty))?;
+                ResyncMsg::Region {
+                    session,
+                    region,
+                    version,
+                    data: data.to_vec(),
+                }
+            }
             4 => {
                 exact(25)?;
                 let applied = match rest[24] {

@@ -72,7 +72,7 @@ pub struct DaemonOptions {
     /// `[server] rt_priority` (default 50, the daemon's).
     pub rt_priority: u8,
     /// Extra TOML appended to both configurations (tables not otherwise written, e.g.
-    /// `[beacon]`).
+    /// `[beacon]`, `[volume]`); `{node}` in it becomes `a` or `b`.
     pub extra_toml: String,
     /// The `sft3` binary (default: this one, or the one beside the calling test binary).
     pub exe: Option<PathBuf>,
@@ -335,7 +335,7 @@ impl Servers {
         ));
         if !opts.extra_toml.is_empty() {
             t.push('\n');
-            t.push_str(&opts.extra_toml);
+            t.push_str(&opts.extra_toml.replace("{node}", &node.short()));
             t.push('\n');
         }
         t

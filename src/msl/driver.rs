@@ -25,7 +25,7 @@
 //! as [`DriverEvent::Link`] the moment the kernel sees them: faster than the silence timer.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -34,6 +34,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::Notify;
 
 mod alloc;
+mod pi;
 mod thread;
 mod wake;
 
@@ -146,7 +147,8 @@ pub struct DriverStatus {
 
 /// What the driver thread and the handles share.
 struct Shared {
-    core: Mutex<Msl>,
+    /// With priority inheritance: senders may run at a lower priority than the thread.
+    core: pi::PiMutex<Msl>,
     waker: Waker,
     /// Bytes the receiver has taken, per class (the thread releases the difference).
     taken: [AtomicU64; 4],
@@ -159,10 +161,10 @@ struct Shared {
 }
 
 impl Shared {
-    fn core(&self) -> MutexGuard<'_, Msl> {
-        // A panic while holding the lock is a bug in the core; the state is still the best
-        // there is, so keep going rather than poison every later call.
-        self.core.lock().unwrap_or_else(|p| p.into_inner())
+    fn core(&self) -> pi::PiGuard<'_, Msl> {
+        // No poisoning: after a panic while holding the lock (a bug in the core) the state
+        // is still the best there is.
+        self.core.lock()
     }
 
     /// Wakes the senders waiting for room in a send queue (room was freed, or the core
@@ -243,7 +245,7 @@ pub fn spawn(
     })?;
     let epoch = std::time::Instant::now();
     let shared = Arc::new(Shared {
-        core: Mutex::new(Msl::new(cfg, Duration::ZERO)),
+        core: pi::PiMutex::new(Msl::new(cfg, Duration::ZERO)),
         waker,
         taken: Default::default(),
         room: (Mutex::new(()), Condvar::new()),

@@ -29,7 +29,7 @@ use crate::wire::ethernet::Framing;
 use crate::wire::state::{MAX_ADAPTERS, NAME_LEN};
 
 pub mod volume;
-pub use volume::{parse_size, VolumeSection};
+pub use volume::VolumeSection;
 
 /// The default admin log file.
 pub const DEFAULT_LOG_FILE: &str = "/var/log/sft3/admin.log";

@@ -38,6 +38,7 @@ use thiserror::Error;
 pub use plane::{Exit, MslSeen, Plane, PlaneConfig};
 pub use service::{RecordingService, ResyncStart, Service, ServiceLog};
 
+use crate::link::raw::RawOptions;
 use crate::link::raw::{drop_capabilities, AsyncLinkWatcher, LinkWatcher};
 use crate::link::{AsyncRawLink, Link, LinkKind, RawLink};
 use crate::msl::driver::{set_thread_nice, set_thread_realtime, DriverOptions};
@@ -230,7 +231,7 @@ pub fn start_with(cfg: NodeConfig, opts: StartOptions) -> anyhow::Result<NodeHan
     } else {
         None
     };
-    let msl_link = RawLink::open(&cfg.msl.interface, LinkKind::Msl)
+    let msl_link = RawLink::open_with(&cfg.msl.interface, &RawOptions::msl())
         .with_context(|| format!("opening the MSL adapter {}", cfg.msl.interface))?;
     let mut lans = Vec::with_capacity(cfg.lan.len());
     for l in &cfg.lan {

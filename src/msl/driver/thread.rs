@@ -23,6 +23,15 @@ const TX_BATCH_MAX: usize = 64;
 const MIN_WAIT_OUT: Duration = Duration::from_micros(100);
 /// How often link events are read while the loop is too busy to sleep.
 const WATCH_EVERY: Duration = Duration::from_millis(1);
+/// A real-time driver busy this long without a pause sleeps [`BUSY_PAUSE`]: at most 91 %
+/// of a CPU, under the kernel's real-time budget (95 % by default,
+/// `kernel.sched_rt_runtime_us`). Over the budget the kernel stops every real-time thread
+/// of the CPU for the rest of its period (up to 50 ms), this driver's heartbeats with them,
+/// and the peer sees the MSL fail: seen during 1 GiB resyncs on two vCPUs, where the
+/// secondary then shut down as scenario 3 says.
+const BUSY_SLICE: Duration = Duration::from_millis(2);
+/// See [`BUSY_SLICE`].
+const BUSY_PAUSE: Duration = Duration::from_micros(200);
 
 /// The thread's own counters, copied out for [`super::DriverStatus`].
 #[derive(Clone, Copy, Debug)]
@@ -83,6 +92,8 @@ pub(super) struct Worker {
     last_watch: Duration,
     /// The thread runs SCHED_FIFO or SCHED_RR (read when it starts).
     realtime: bool,
+    /// When the current stretch of work without a pause began (real-time only).
+    busy_since: Option<Duration>,
 }
 
 impl Worker {
@@ -126,6 +137,7 @@ impl Worker {
             nice,
             last_watch: Duration::ZERO,
             realtime: false,
+            busy_since: None,
             link,
         }
     }
@@ -174,6 +186,7 @@ impl Worker {
             let deadline = self.step(now, n);
             let want_out = self.flush()?;
             self.publish();
+            self.pace(now);
             // A full receive batch or a full transmit batch means more is waiting.
             if n == RX_BATCH || (self.tx_full && !want_out) {
                 // Under sustained load the loop never sleeps in `ppoll`: look at link
@@ -205,6 +218,7 @@ impl Worker {
                 use std::os::fd::AsRawFd;
                 w.as_raw_fd()
             });
+            let wait_from = self.now();
             let ready = {
                 use std::os::fd::AsRawFd;
                 wake::wait(
@@ -216,6 +230,9 @@ impl Worker {
                 )
             };
             self.shared.waker.unpark();
+            if self.now().saturating_sub(wait_from) >= BUSY_PAUSE {
+                self.busy_since = None; // it slept: a new stretch begins
+            }
             let watcher_ready = ready.map_err(|source| DriverError::Io {
                 op: "waiting for the MSL link",
                 source,
@@ -223,6 +240,19 @@ impl Worker {
             if watcher_ready {
                 self.link_events();
             }
+        }
+    }
+
+    /// Real-time only: after [`BUSY_SLICE`] of work without a real sleep, sleeps
+    /// [`BUSY_PAUSE`] (see there).
+    fn pace(&mut self, now: Duration) {
+        if !self.realtime {
+            return;
+        }
+        let since = *self.busy_since.get_or_insert(now);
+        if self.now().saturating_sub(since) >= BUSY_SLICE {
+            std::thread::sleep(BUSY_PAUSE);
+            self.busy_since = None;
         }
     }
 

@@ -4,7 +4,7 @@
 //! | key | default | meaning |
 //! |---|---|---|
 //! | `path` | required | the volume: a regular file (created at `size` if missing) or a block device |
-//! | `size` | the file's or device's size | bytes, or with a suffix: `512MiB`, `1GiB`, `4G`; a whole number of 4 KiB blocks |
+//! | `size` | the file's or device's size | bytes, or with a unit: `512MiB`, `1GiB` (KiB, MiB, GiB: powers of 1024; K, M, G: of 1000); a whole number of 4 KiB blocks |
 //! | `region_size` | `64KiB` ([`DEFAULT_REGION_SIZE`], why there) | the unit of change tracking and resync: a power of two, 4 KiB to 16 MiB |
 //! | `journal` | `path` + `.journal` | the change journal file |
 //! | `resync_window` | 32 | region copies in flight during a resync |
@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use super::{key_err, ConfigError, Section};
 use crate::journal::DEFAULT_REGION_SIZE;
+use crate::units::parse_size;
 
 /// `[volume]`, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,27 +31,6 @@ pub struct VolumeSection {
     pub resync_window: usize,
     /// Resync bytes per second at most (0: unlimited).
     pub resync_rate: u64,
-}
-
-/// Parses a byte count: a plain integer, or a number with `K`, `M`, `G`, `T` (powers of
-/// 1024, optionally followed by `iB` or `B`).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?}: expected a byte count such as 1048576, 512MiB or 1GiB"))?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        "t" | "tb" | "tib" => 40,
-        u => return Err(format!("{s:?}: unknown unit {u:?} (K, M, G, T)")),
-    };
-    n.checked_mul(1u64 << shift)
-        .ok_or_else(|| format!("{s:?}: too large"))
 }
 
 impl Section {
@@ -86,7 +66,7 @@ pub(super) fn parse(
     let path = super::resolve(base, &path);
     let size = s.size("size")?;
     if let Some(n) = size {
-        if n == 0 || n % 4096 != 0 {
+        if n == 0 || !n.is_multiple_of(4096) {
             return Err(key_err(
                 s.key("size"),
                 format!("{n}: a volume is a whole, non-zero number of 4 KiB blocks"),

@@ -268,7 +268,7 @@ fn msl_in(plane: &mut Plane, io: &Io, now: Duration, ev: DriverEvent) {
             DriverEvent::Msl(MslEvent::Delivered { priority, message })
                 if priority != Priority::Control =>
             {
-                v.message(priority, message.into_boxed_slice());
+                v.message(priority, message);
                 return;
             }
             // The volume keeps its regions dirty: nothing to do about a lost copy.

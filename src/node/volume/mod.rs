@@ -76,7 +76,7 @@ pub(crate) enum VolumeIn {
     StopTracking,
     StartResync(ResyncRole, ResyncKind),
     /// A message the peer sent on the event or bulk class.
-    Msl(Priority, Box<[u8]>),
+    Msl(Priority, Vec<u8>),
     /// The MSL session began (true) or ended (false).
     Session(bool),
     Write {
@@ -175,7 +175,7 @@ pub struct VolumeInbox {
 
 impl VolumeInbox {
     /// A message the peer sent on the event or bulk class.
-    pub fn message(&self, priority: Priority, message: Box<[u8]>) {
+    pub fn message(&self, priority: Priority, message: Vec<u8>) {
         let _ = self.tx.send(VolumeIn::Msl(priority, message));
     }
 

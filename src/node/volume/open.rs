@@ -52,6 +52,16 @@ pub fn open(cfg: &VolumeSection) -> anyhow::Result<OpenedVolume> {
         let size = cfg.size.unwrap_or(0);
         data.set_len(size)
             .with_context(|| format!("sizing the new volume {}", cfg.path.display()))?;
+        if let Err(e) = data.allocate(size) {
+            // The volume is unusable on a disk without room for it: say so at once.
+            let _ = std::fs::remove_file(&cfg.path);
+            return Err(e).with_context(|| {
+                format!(
+                    "reserving {size} bytes for the new volume {}",
+                    cfg.path.display()
+                )
+            });
+        }
         len = size;
     }
     match cfg.size {
@@ -59,7 +69,7 @@ pub fn open(cfg: &VolumeSection) -> anyhow::Result<OpenedVolume> {
             "[volume].size: {} is {len} bytes, the configuration says {want}",
             cfg.path.display()
         ),
-        _ if len == 0 || len % 4096 != 0 => bail!(
+        _ if len == 0 || !len.is_multiple_of(4096) => bail!(
             "[volume].path: {} is {len} bytes; a volume is a whole, non-zero number of 4 KiB blocks",
             cfg.path.display()
         ),

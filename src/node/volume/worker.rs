@@ -54,7 +54,9 @@ struct ClientWrite {
 struct SourceRun {
     core: ResyncSource,
     began: Instant,
+    /// Region copies sent, and their bytes.
     bytes: u64,
+    regions: u64,
 }
 
 struct TargetRun {
@@ -84,7 +86,7 @@ pub(super) struct Worker {
     accepting: bool,
     /// The peer's writes and copies that came before the role machine's word (the MSL's
     /// bulk and event classes overtake its control class), in order; bytes held.
-    held: std::collections::VecDeque<(Priority, Box<[u8]>)>,
+    held: std::collections::VecDeque<(Priority, Vec<u8>)>,
     held_bytes: usize,
     /// Messages to send once the volume is synced (acks of applied copies and writes).
     after_sync: Vec<(Priority, Vec<u8>)>,

@@ -6,7 +6,10 @@ use arrayvec::ArrayVec;
 
 use super::{mix, text, SourceRun, TargetRun, Worker};
 use crate::journal::mirror::Mode;
-use crate::journal::resync::{ResyncMsg, ResyncSource, SourceAction, TargetAction, MAX_DIRTY_RUNS};
+use crate::journal::resync::{
+    decode_region, region_header, ResyncMsg, ResyncSource, SourceAction, TargetAction,
+    MAX_DIRTY_RUNS, REGION_HEADER,
+};
 use crate::journal::{JournalState, Store};
 use crate::msl::{Priority, MAX_HISTORY};
 use crate::node::volume::ServiceOut;
@@ -112,6 +115,7 @@ impl Worker {
                     core,
                     began: Instant::now(),
                     bytes: 0,
+                    regions: 0,
                 });
                 self.budget = 0.0;
                 self.budget_at = Instant::now();
@@ -134,9 +138,24 @@ impl Worker {
     }
 
     pub(super) fn on_resync_msg(&mut self, m: &[u8]) {
-        let Ok(msg) = ResyncMsg::decode(m) else {
-            self.counts.1 += 1;
-            return;
+        // A region's bytes stay where they arrived: the core needs only the numbers.
+        let (msg, data) = match decode_region(m) {
+            Some((session, region, version, data)) => (
+                ResyncMsg::Region {
+                    session,
+                    region,
+                    version,
+                    data: Vec::new(),
+                },
+                data,
+            ),
+            None => match ResyncMsg::decode(m) {
+                Ok(msg) => (msg, &[][..]),
+                Err(_) => {
+                    self.counts.1 += 1;
+                    return;
+                }
+            },
         };
         match msg {
             ResyncMsg::Ready { .. }
@@ -159,12 +178,12 @@ impl Worker {
                     self.sync_and_answer();
                 }
                 let act = self.target.on_msg(&msg);
-                self.target_action(act, msg);
+                self.target_action(act, msg, data);
             }
         }
     }
 
-    pub(super) fn target_action(&mut self, act: Option<TargetAction>, msg: ResyncMsg) {
+    pub(super) fn target_action(&mut self, act: Option<TargetAction>, msg: ResyncMsg, data: &[u8]) {
         match act {
             None => {}
             Some(TargetAction::MarkInconsistentThenSend(ready)) => {
@@ -191,21 +210,19 @@ impl Worker {
                 });
             }
             Some(TargetAction::WriteThenSend { region, ack }) => {
-                if let ResyncMsg::Region { data, .. } = &msg {
-                    let off = region * u64::from(self.geometry.region_size);
-                    let fits = off + data.len() as u64 <= self.geometry.volume_size;
-                    if !fits {
-                        self.counts.1 += 1;
-                        return;
-                    }
-                    if let Err(e) = self.data.write_at(data, off) {
-                        self.report_io(e.to_string());
-                        return;
-                    }
-                    if let Some(t) = self.target_run.as_mut() {
-                        t.bytes += data.len() as u64;
-                        t.done += 1;
-                    }
+                let off = region * u64::from(self.geometry.region_size);
+                let fits = off + data.len() as u64 <= self.geometry.volume_size;
+                if !fits {
+                    self.counts.1 += 1;
+                    return;
+                }
+                if let Err(e) = self.data.write_at(data, off) {
+                    self.report_io(e.to_string());
+                    return;
+                }
+                if let Some(t) = self.target_run.as_mut() {
+                    t.bytes += data.len() as u64;
+                    t.done += 1;
                 }
                 self.after_sync.push((Priority::Bulk, ack.encode()));
             }
@@ -314,8 +331,11 @@ impl Worker {
                     let rs = u64::from(self.geometry.region_size);
                     let off = region * rs;
                     let len = rs.min(self.geometry.volume_size - off);
-                    let mut data = vec![0u8; len as usize];
-                    if let Err(e) = self.data.read_at(&mut data, off) {
+                    // Read straight behind the header, into the buffer that is sent.
+                    let mut m = Vec::with_capacity(REGION_HEADER + len as usize);
+                    m.extend_from_slice(&region_header(session, region, version));
+                    m.resize(REGION_HEADER + len as usize, 0);
+                    if let Err(e) = self.data.read_at(&mut m[REGION_HEADER..], off) {
                         self.report_io(e.to_string());
                         self.source = None;
                         return;
@@ -323,14 +343,9 @@ impl Worker {
                     self.budget -= len as f64;
                     if let Some(s) = self.source.as_mut() {
                         s.bytes += len;
+                        s.regions += 1;
                     }
-                    let m = ResyncMsg::Region {
-                        session,
-                        region,
-                        version,
-                        data,
-                    };
-                    let _ = self.msl.send(Priority::Bulk, m.encode());
+                    let _ = self.msl.send(Priority::Bulk, m);
                 }
                 SourceAction::Clear(r) => self.journal.clear(r),
                 SourceAction::Mark(run) => {
@@ -343,8 +358,9 @@ impl Worker {
                 SourceAction::Complete => {
                     let ev = self.source.as_ref().map_or(String::new(), |s| {
                         format!(
-                            "as the source, {} MiB in {:.1} s",
-                            s.bytes >> 20,
+                            "as the source, {} regions copied, {} bytes in {:.3} s",
+                            s.regions,
+                            s.bytes,
                             s.began.elapsed().as_secs_f64()
                         )
                     });
