@@ -52,6 +52,9 @@ use crate::role::{RoleConfig, RoleMachine, ShutdownReason};
 use event::{Ctx, Io, Published, Stop};
 use snapshot::Identity;
 
+/// The smallest MTU the MSL is run with (IPX's minimum packet; a hello fits).
+const MIN_MSL_MTU: usize = 576;
+
 /// The nice value of the control plane (the MSL driver's default too).
 pub const CONTROL_PLANE_NICE: i32 = -10;
 
@@ -272,7 +275,16 @@ pub fn start_with(cfg: NodeConfig, opts: StartOptions) -> anyhow::Result<NodeHan
     // The machine that decides is made on the control-plane thread right before its loop
     // (its stall fence counts every gap between calls); this one only gives the handshake.
     let role = RoleMachine::new(rcfg.clone(), epoch.elapsed());
-    let mcfg = cfg.msl_config(incarnation, msl_link.info().mac, &role);
+    let mut mcfg = cfg.msl_config(incarnation, msl_link.info().mac, &role);
+    // Frames as large as the MSL adapter takes: a 64 KiB resync copy is 8 jumbo frames,
+    // not 46 of 1500 bytes (4 % of the bytes were headers).
+    mcfg.mtu = msl_link.info().mtu.max(MIN_MSL_MTU);
+    if let Some(o) = &opened {
+        // The handshake refuses a peer whose volume does not match, before any copy.
+        let g = o.journal.geometry();
+        mcfg.compat.volume_size = g.volume_size;
+        mcfg.compat.region_size = g.region_size;
+    }
     // The driver's clock starts a few µs after `epoch`: MSL times read as plane times are
     // early by that much, which only makes an MSL silence look a little longer.
     let (msl, msl_rx) = crate::msl::driver::spawn(msl_link, mcfg, DriverOptions::default())
