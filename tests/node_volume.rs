@@ -269,3 +269,36 @@ fn a_damaged_journal_is_found_at_start_and_the_resync_is_full() {
     sec.stop();
     prim.stop();
 }
+
+#[test]
+fn volumes_of_different_sizes_never_mirror() {
+    if !privileged("volumes_of_different_sizes_never_mirror") {
+        return;
+    }
+    let _serial = serial();
+    let bed = Bed::new("nsz", true);
+    let a = start(&bed, 1);
+    let alone = wait_for(Duration::from_secs(5), || {
+        a.snapshot().state == RoleState::UnmirroredPrimary
+    });
+    assert!(alone.is_some(), "{}", a.snapshot().to_json());
+    let ans = write(&bed, 1, 0, &[7u8; 4096]);
+    assert!(ans.starts_with("ok"), "{ans}");
+    // B's volume is twice as large: the MSL handshake refuses it before any copy.
+    let toml = volume_toml(&bed, 2).replace("8MiB", "16MiB");
+    let b = bed.start_cfg(bed.config_with(2, "vb", "lb0", &toml));
+    let refused = wait_for(Duration::from_secs(5), || {
+        a.notices()
+            .join("\n")
+            .contains("mirrored server link refused")
+    });
+    assert!(refused.is_some(), "{}", dump("not refused", &a, &b));
+    let n = a.notices().join("\n");
+    assert!(n.contains("volume size"), "{n}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!mirrored_pair(&a, &b), "{}", dump("mirrored", &a, &b));
+    let vb = std::fs::read(image(&bed, 2)).unwrap();
+    assert!(vb.iter().all(|&x| x == 0), "B's volume was written");
+    b.stop();
+    a.stop();
+}
