@@ -313,6 +313,16 @@ add("journal", hdr[:100])
 damaged = bytearray(hdr)
 damaged[40] ^= 1
 add("journal", bytes(damaged))
+# Resync messages (docs/protocol.md, "Resync messages") and mirrored writes and verify
+# ("Mirrored writes and verify"): the same target decodes and re-encodes them.
+q = lambda *xs: b"".join(struct.pack(">Q", x) for x in xs)
+add("journal", b"\x03" + q(1, 2, 3) + bytes(range(64)))           # region
+add("journal", b"\x05" + q(1, 9, 8))                               # end with a history
+add("journal", b"\x07" + q(1, 0, 4, 100, 1))                       # dirty runs
+add("journal", b"\x11" + q(5, 4096) + b"data")                     # mirrored write
+add("journal", b"\x12" + q(5))                                     # durable
+add("journal", b"\x13" + q(1, 0) + struct.pack(">I", 64))          # verify request
+add("journal", b"\x14" + q(1, 0) + bytes(32))                      # verify hashes
 
 total = 0
 for t, items in sorted(seeds.items()):

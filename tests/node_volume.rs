@@ -302,3 +302,67 @@ fn volumes_of_different_sizes_never_mirror() {
     b.stop();
     a.stop();
 }
+
+#[test]
+fn diverged_volumes_wait_for_the_operator_then_the_survivor_wins() {
+    if !privileged("diverged_volumes_wait_for_the_operator_then_the_survivor_wins") {
+        return;
+    }
+    let _serial = serial();
+    let bed = Bed::new("ndiv", true);
+    let a = start(&bed, 1);
+    let b = start(&bed, 2);
+    let ok = wait_for(Duration::from_secs(20), || mirrored_pair(&a, &b));
+    assert!(ok.is_some(), "{}", dump("never mirrored", &a, &b));
+    // Split brain in time: A alone writes, stops; B alone writes.
+    b.stop();
+    let alone = wait_for(Duration::from_secs(5), || {
+        a.snapshot().state == RoleState::UnmirroredPrimary
+    });
+    assert!(alone.is_some(), "{}", a.snapshot().to_json());
+    assert!(write(&bed, 1, 0, &pattern(1, 9000)).starts_with("ok"));
+    a.stop();
+    let b = start(&bed, 2);
+    let alone = wait_for(Duration::from_secs(5), || {
+        b.snapshot().state == RoleState::UnmirroredPrimary
+    });
+    assert!(alone.is_some(), "{}", b.snapshot().to_json());
+    let b_data = pattern(2, 9000);
+    assert!(write(&bed, 2, 3 * REGION, &b_data).starts_with("ok"));
+    // A returns: each holds a generation the other never saw. No silent overwrite.
+    let a = start(&bed, 1);
+    let refused = wait_for(Duration::from_secs(5), || {
+        let n = a.notices().join("\n") + &b.notices().join("\n");
+        n.contains("data diverged")
+    });
+    assert!(
+        refused.is_some(),
+        "{}",
+        dump("divergence not found", &a, &b)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !mirrored_pair(&a, &b),
+        "{}",
+        dump("mirrored anyway", &a, &b)
+    );
+    let va = std::fs::read(image(&bed, 1)).unwrap();
+    assert_eq!(
+        &va[..9000],
+        &pattern(1, 9000)[..],
+        "A's data was overwritten unasked"
+    );
+    // The operator keeps B's data (through the control socket, as `sft3 ctl survivor`).
+    let ans = sft3::node::control::query(&bed.socket(2), "command survivor 2").unwrap();
+    assert!(ans.starts_with("ok"), "{ans}");
+    let ok = wait_for(Duration::from_secs(20), || {
+        mirrored_pair(&a, &b) && same(&image(&bed, 1), &image(&bed, 2))
+    });
+    assert!(ok.is_some(), "{}", dump("survivor not resynced", &a, &b));
+    let va = std::fs::read(image(&bed, 1)).unwrap();
+    let off = (3 * REGION) as usize;
+    assert_eq!(&va[off..off + 9000], &b_data[..]);
+    assert!(va[..9000].iter().all(|&x| x == 0), "A's own write survived");
+    b.stop();
+    a.stop();
+}

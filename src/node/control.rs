@@ -7,6 +7,7 @@
 //! | `volume write OFFSET LENGTH`, then LENGTH bytes | once acknowledged: `ok version V mirrored true|false us N` and a newline |
 //! | `volume read OFFSET LENGTH` | `ok LENGTH`, a newline, then the bytes |
 //! | `volume verify` | `ok verify ID started: N regions` (progress and result in `status`) |
+//! | `command promote`, `command demote`, `command shutdown`, `command survivor ID` | the role machine's operator command is queued: `ok ...`; its decision follows in the status and the log |
 //! | anything else | `error: unknown request ...` and a newline |
 //!
 //! The socket file gets the process's umask (root-only with the usual 022); the directory is
@@ -24,6 +25,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use super::status::StatusSnapshot;
 use super::volume::{VolumeClient, MAX_IO};
+use crate::role::Command;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// Longest request line read.
 const MAX_REQUEST: u64 = 256;
@@ -91,6 +94,7 @@ impl ControlServer {
         mut self,
         get: impl Fn() -> StatusSnapshot + Send + Sync + 'static,
         volume: Option<VolumeClient>,
+        commands: Option<UnboundedSender<Command>>,
     ) -> io::Result<()> {
         let std = self
             .listener
@@ -110,9 +114,10 @@ impl ControlServer {
             };
             let get = Arc::clone(&get);
             let volume = volume.clone();
+            let commands = commands.clone();
             tokio::spawn(async move {
                 // A client that went away is not our problem.
-                let _ = answer(stream, &*get, volume.as_ref()).await;
+                let _ = answer(stream, &*get, volume.as_ref(), commands.as_ref()).await;
             });
         }
     }
@@ -153,6 +158,7 @@ async fn answer(
     stream: tokio::net::UnixStream,
     get: &(dyn Fn() -> StatusSnapshot + Send + Sync),
     volume: Option<&VolumeClient>,
+    commands: Option<&UnboundedSender<Command>>,
 ) -> io::Result<()> {
     let (rd, mut wr) = stream.into_split();
     let mut line = String::new();
@@ -173,9 +179,39 @@ async fn answer(
         wr.write_all(&reply).await?;
         return wr.shutdown().await;
     }
-    let reply = respond(&line, get);
+    let reply = match operator_command(&line) {
+        Some(Ok(c)) => match commands.map(|tx| tx.send(c)) {
+            Some(Ok(())) => format!(
+                "ok {c:?} passed to the role machine; its decision follows in `sft3 status`\n"
+            ),
+            _ => "error: this daemon takes no operator commands\n".to_string(),
+        },
+        Some(Err(e)) => format!("error: {e}\n"),
+        None => respond(&line, get),
+    };
     wr.write_all(reply.as_bytes()).await?;
     wr.shutdown().await
+}
+
+/// `command promote|demote|shutdown|survivor ID`: the role machine's operator commands.
+fn operator_command(line: &str) -> Option<Result<Command, String>> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    if words.first() != Some(&"command") {
+        return None;
+    }
+    Some(match words[1..] {
+        ["promote"] => Ok(Command::Promote),
+        ["demote"] => Ok(Command::Demote),
+        ["shutdown"] => Ok(Command::Shutdown),
+        ["survivor", id] => id
+            .parse()
+            .map(|server_id| Command::ChooseSurvivor { server_id })
+            .map_err(|_| format!("survivor {id:?}: a server id (a number)")),
+        _ => Err(format!(
+            "unknown command {:?}: promote, demote, shutdown or survivor ID",
+            line.trim()
+        )),
+    })
 }
 
 /// `volume write|read OFFSET LENGTH`: the answer's bytes, or why not.

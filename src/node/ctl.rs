@@ -5,6 +5,8 @@
 //! | `sft3 ctl write --offset N FILE` | writes FILE (`-`: stdin) into the volume at byte N, in 1 MiB requests, each acknowledged as the write path says (both copies durable while mirrored) |
 //! | `sft3 ctl read --offset N --length L [--out FILE]` | reads the volume |
 //! | `sft3 ctl verify` | an online verify: region hashes compared across the MSL; differences are reported, marked and resynced (exit 6 when any) |
+//! | `sft3 ctl survivor SERVER_ID --yes` | after divergence (scenario 7): that server's data survives, the other's is overwritten by a full resync |
+//! | `sft3 ctl promote`, `sft3 ctl demote` | the role machine's operator commands (it refuses what is unsafe, and says why in the log) |
 //!
 //! Exit codes: 0 done; 1 the daemon refused or failed; 2 usage or configuration; 3 no
 //! daemon answers; 6 (`verify`) regions differed (marked for resync).
@@ -79,6 +81,27 @@ enum CtlCommand {
         #[command(flatten)]
         at: SocketArgs,
     },
+    /// After diverged data (scenario 7): keep SERVER_ID's data; the other server's volume
+    /// is overwritten by a full resync.
+    Survivor {
+        /// The server whose data survives.
+        server_id: u64,
+        /// Confirms that the other server's changes are discarded.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        at: SocketArgs,
+    },
+    /// Serve now (refused while a serving peer is heard or the data is inconsistent).
+    Promote {
+        #[command(flatten)]
+        at: SocketArgs,
+    },
+    /// Stop serving: a switch-over when mirrored, otherwise a shutdown.
+    Demote {
+        #[command(flatten)]
+        at: SocketArgs,
+    },
     /// Compare the two volumes online (region hashes over the MSL); differences are marked
     /// and resynced.
     Verify {
@@ -101,7 +124,26 @@ pub fn run(args: CtlArgs) -> anyhow::Result<i32> {
             at,
         } => read(&socket(&at)?, offset, length, out.as_deref()),
         CtlCommand::Verify { no_wait, at } => verify(&socket(&at)?, no_wait),
+        CtlCommand::Survivor { server_id, yes, at } => {
+            if !yes {
+                bail!(
+                    "the other server's changes since the divergence will be lost: \
+                     add --yes to keep server {server_id}'s data"
+                );
+            }
+            command(&socket(&at)?, &format!("survivor {server_id}"))
+        }
+        CtlCommand::Promote { at } => command(&socket(&at)?, "promote"),
+        CtlCommand::Demote { at } => command(&socket(&at)?, "demote"),
     }
+}
+
+/// Passes an operator command to the role machine; prints its acknowledgement.
+fn command(sock: &Path, what: &str) -> anyhow::Result<i32> {
+    let answer = query(sock, &format!("command {what}"))?;
+    let line = answer_line(answer.as_bytes())?;
+    println!("{}", line.trim_start_matches("ok "));
+    Ok(0)
 }
 
 fn socket(at: &SocketArgs) -> anyhow::Result<PathBuf> {

@@ -309,6 +309,7 @@ pub fn start_with(cfg: NodeConfig, opts: StartOptions) -> anyhow::Result<NodeHan
             (Box::new(r.clone()), Some(r))
         }
     };
+    let (commands_tx, commands_rx) = tokio::sync::mpsc::unbounded_channel();
     let (vol_io, vol_client, vol_stopper, vol_status) = match vol {
         Some(v) => (
             (Some(v.inbox), Some(v.out)),
@@ -389,7 +390,7 @@ pub fn start_with(cfg: NodeConfig, opts: StartOptions) -> anyhow::Result<NodeHan
                 (lans, ifindex),
                 watcher,
                 (msl, msl_rx, log),
-                vol_io,
+                (vol_io.0, vol_io.1, commands_rx),
                 ctx,
             )
         })
@@ -402,7 +403,7 @@ pub fn start_with(cfg: NodeConfig, opts: StartOptions) -> anyhow::Result<NodeHan
             let cs = control_stop.clone();
             let h = std::thread::Builder::new()
                 .name("sft3-control".into())
-                .spawn(move || control_thread(server, published, cs, vol_client))
+                .spawn(move || control_thread(server, published, cs, (vol_client, commands_tx)))
                 .context("starting the control socket thread")?;
             Some(h)
         }
@@ -430,9 +431,10 @@ fn node_thread(
         crate::msl::driver::MslReceiver,
         Option<AdminLog>,
     ),
-    (volume, service_out): (
+    (volume, service_out, commands_rx): (
         Option<volume::VolumeInbox>,
         Option<tokio::sync::mpsc::UnboundedReceiver<volume::ServiceOut>>,
+        tokio::sync::mpsc::UnboundedReceiver<crate::role::Command>,
     ),
     ctx: Ctx,
 ) -> Exit {
@@ -455,6 +457,7 @@ fn node_thread(
                 log,
                 volume,
                 service_out,
+                commands: Some(commands_rx),
             };
             for l in lans {
                 match AsyncRawLink::new(l) {
@@ -490,7 +493,10 @@ fn control_thread(
     server: ControlServer,
     published: Arc<Published>,
     stop: Arc<Stop>,
-    volume: Option<VolumeClient>,
+    (volume, commands): (
+        Option<VolumeClient>,
+        tokio::sync::mpsc::UnboundedSender<crate::role::Command>,
+    ),
 ) {
     // Status requests are not urgent: back to the normal scheduler and the default
     // priority (always permitted).
@@ -511,7 +517,7 @@ fn control_thread(
             (*s).clone()
         };
         tokio::select! {
-            r = server.serve(get, volume) => {
+            r = server.serve(get, volume, Some(commands)) => {
                 if let Err(e) = r {
                     eprintln!("sft3: control socket: {e}");
                 }

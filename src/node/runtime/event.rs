@@ -6,6 +6,7 @@
 //! | stop request | clean shutdown (below) |
 //! | an MSL driver event | [`Plane::msl_event`] (then every event already queued); with a volume, its event and bulk classes and the session's ends go to the volume thread |
 //! | the volume thread | generations and resync progress into the role machine, reports into the notices |
+//! | an operator command (`sft3 ctl survivor/promote/demote`) | [`Plane::command`] |
 //! | a LAN socket readable | up to [`RX_BATCH`] frames per adapter into [`Plane::lan_frame`] |
 //! | rtnetlink link change | [`Plane::lan_link`] for the adapter it names |
 //! | the cores' next timer, or the 100 ms tick | timers; counters from sysfs; own health; snapshot |
@@ -112,6 +113,8 @@ pub(super) struct Io {
     pub volume: Option<VolumeInbox>,
     /// What the volume thread tells the control plane.
     pub service_out: Option<UnboundedReceiver<ServiceOut>>,
+    /// Operator commands from the control socket (`sft3 ctl`).
+    pub commands: Option<UnboundedReceiver<Command>>,
 }
 
 /// Everything else the loop needs.
@@ -205,6 +208,12 @@ pub(super) async fn run(mut plane: Plane, mut io: Io, ctx: Ctx) -> Exit {
                     msl_in(&mut plane, &io, ctx.epoch.elapsed(), ev);
                 }
             }
+            c = next_command(&mut io.commands) => {
+                match c {
+                    Some(c) => plane.command(ctx.epoch.elapsed(), c),
+                    None => io.commands = None,
+                }
+            }
             out = service_out(&mut io.service_out) => {
                 let now = ctx.epoch.elapsed();
                 match out {
@@ -284,6 +293,14 @@ fn msl_in(plane: &mut Plane, io: &Io, now: Duration, ev: DriverEvent) {
         }
     }
     plane.msl_event(now, ev);
+}
+
+/// The control socket's next operator command (never, without one).
+async fn next_command(rx: &mut Option<UnboundedReceiver<Command>>) -> Option<Command> {
+    match rx.as_mut() {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The volume thread's next message (never, without a volume).
