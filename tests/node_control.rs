@@ -435,7 +435,7 @@ fn round_trip_over_the_socket() {
             .unwrap();
         rt.block_on(async move {
             tokio::select! {
-                r = server.serve(full_snapshot, None) => panic!("serve ended: {r:?}"),
+                r = server.serve(full_snapshot, None, None) => panic!("serve ended: {r:?}"),
                 _ = stop_rx => {}
             }
         });
@@ -589,7 +589,7 @@ fn status_command() {
             .unwrap();
         rt.block_on(async move {
             tokio::select! {
-                r = server.serve(full_snapshot, None) => panic!("serve ended: {r:?}"),
+                r = server.serve(full_snapshot, None, None) => panic!("serve ended: {r:?}"),
                 _ = stop_rx => {}
             }
         });
