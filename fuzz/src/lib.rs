@@ -439,7 +439,7 @@ fn msl_payload(t: FrameType, b: &[u8]) {
             assert_eq!(h.max_message(), r.max_message);
             let _ = (r.name_display().to_string(), r.current_generation());
             let mut buf = vec![0u8; r.buffer_len()];
-            let len = r.emit(&mut buf).expect("emit of a parsed handshake");
+            r.emit(&mut buf).expect("emit of a parsed handshake");
             // The fixed part and the history come back byte for byte; extensions are
             // re-emitted in canonical form (unknown entries are skipped by the parser).
             let fixed = b.len() - h.extension_bytes().len();
