@@ -11,8 +11,12 @@
 //!               "working":true,"peer_heard_ms_ago":3,"peer_longest_gap_us":5210}],
 //!  "msl":{"state":"up","srtt_us":41,"retransmits":0,"frames_sent":5120,
 //!         "frames_received":5118,"dropped":0,"longest_gap_us":5180},
-//!  "last_decision":{"reason":"servers are mirrored","at":"2026-11-25T02:30:00.123456Z"}}
+//!  "last_decision":{"reason":"servers are mirrored","at":"2026-11-25T02:30:00.123456Z"},
+//!  "volume":null}
 //! ```
+//!
+//! `volume` is `null` without a `[volume]`; otherwise [`VolumeStatus::to_json`]'s object
+//! (docs/config.md lists its keys), with the running resync's progress, rate and ETA.
 //!
 //! `role` is `"primary"`, `"secondary"` or `"none"`; `state` is the role machine's state in
 //! the state packets' words (`starting`, `syncing-secondary`, `mirrored-primary`,
