@@ -5,7 +5,7 @@
 //! | part | what |
 //! |---|---|
 //! | [`store`] | the bytes: a real file ([`FileStore`]) or memory that models crashes ([`MemStore`]) |
-//! | [`format`] | the journal file: two checksummed header slots, the extent map, the region bitmap |
+//! | [`format`](mod@format) | the journal file: two checksummed header slots, the extent map, the region bitmap |
 //! | [`Journal`] | mark before acknowledging, flush lazily, clear after resync; trusted or rebuilt at open |
 //! | [`mirror`] | the write path's order (sans-IO): mark, then write here and send, acknowledge on both copies (or the journal), clear when in sync |
 //! | [`resync`] | the resync protocol's cores (sans-IO): versions keep a region copy from overwriting a newer write; the bitmap is the progress, so it resumes |
