@@ -98,6 +98,13 @@ fn writes_while_unmirrored_are_resynced_and_mirrored_writes_reach_both() {
             .is_some_and(|v| v.writes == 20 && v.dirty_regions > 0)
     });
     assert!(dirty.is_some(), "{}", a.snapshot().to_json());
+    let text = a.snapshot().to_text();
+    assert!(text.contains("volume      "), "{text}");
+    assert!(text.contains("consistent, unmirrored"), "{text}");
+    assert!(
+        text.contains("regions dirty; bitmap 2080 KiB per TiB"),
+        "{text}"
+    );
     // Refused: past the end, and at a server that does not serve.
     let ans = write(&bed, 1, SIZE - 10, &[1; 20]);
     assert!(
@@ -365,4 +372,43 @@ fn diverged_volumes_wait_for_the_operator_then_the_survivor_wins() {
     assert!(va[..9000].iter().all(|&x| x == 0), "A's own write survived");
     b.stop();
     a.stop();
+}
+
+#[test]
+fn status_shows_a_resync_as_a_bar_with_rate_and_eta() {
+    use sft3::node::volume::{ResyncStatus, VolumeStatus};
+    let v = VolumeStatus {
+        path: "/var/lib/sft3/volume.img".into(),
+        size: 1 << 30,
+        region_size: 64 << 10,
+        regions: 16384,
+        dirty_regions: 12288,
+        bitmap_bytes_per_tib: 2080 << 10,
+        consistent: true,
+        history: vec![7, 3],
+        tracked_since: 3,
+        mode: "resyncing",
+        journal: "trusted".into(),
+        resync: Some(ResyncStatus {
+            role: "source",
+            session: 9,
+            done: 4096,
+            total: 16384,
+            bytes: 256 << 20,
+            micros: 2_000_000,
+        }),
+        ..VolumeStatus::default()
+    };
+    let t = v.to_text();
+    // A quarter done in 2 s: 128 MiB/s, 6 s to go.
+    assert!(t.contains("[#######......................."), "{t}");
+    assert!(
+        t.contains("25.0% (4096/16384 regions), 128.0 MiB/s, eta 6.0 s"),
+        "{t}"
+    );
+    let j: serde_json::Value = serde_json::from_str(&v.to_json()).expect("valid JSON");
+    assert_eq!(j["resync"]["percent"], 25.0);
+    assert_eq!(j["resync"]["eta_s"], 6.0);
+    assert_eq!(j["history"], serde_json::json!([7, 3]));
+    assert!(j["verify"].is_null());
 }
