@@ -1,7 +1,8 @@
 //! Resync with real processes (`sft3 run` in the lab's namespaces, a `[volume]` each):
 //! writes through `sft3 ctl write` while the secondary is away, then the secondary returns
 //! and is resynced; `kill -9` of the target, then of the source, in the middle of a resync
-//! (paced by `resync_rate` so there is a middle), and each time the resync resumes from
+//! (paced by `resync_rate` so there is a middle), then an MSL cut in the middle (the
+//! target shuts down, scenario 3, and is restarted), and each time the resync resumes from
 //! where it was (fewer regions than at the start) and both volumes end with the same
 //! sha256. Needs root: skipped otherwise (`SFT3_REQUIRE_PRIVILEGED=1` makes a skip a
 //! failure).
@@ -15,7 +16,7 @@ use std::time::Duration;
 use lab_scenarios_common::{serial, Bed, SFT3};
 use sft3::lab::daemon::DaemonOptions;
 use sft3::lab::testing::privileged;
-use sft3::lab::Node;
+use sft3::lab::{FaultAction, Node};
 
 /// 64 MiB volumes; resync paced at 32 MiB/s so a resync of 24 MiB lasts ~0.75 s.
 const VOLUME: &str = "[volume]\npath = \"volume.img\"\nsize = \"64MiB\"\nresync_rate = \"32MiB\"\n";
@@ -185,5 +186,38 @@ fn resync_resumes_after_kill_9_of_either_side() {
         bed.dump("")
     );
     eprintln!("source killed: the resync resumed with {again} of {planned} regions");
+    wait_equal(&bed);
+
+    // The MSL cut mid-resync: the target, its LAN still up, shuts down (scenario 3); the
+    // link back and the target restarted, the resync resumes.
+    s.stop_one(Node::A);
+    assert!(s
+        .wait_state(Node::B, "unmirrored-primary", Duration::from_secs(3))
+        .is_some());
+    ctl_write(&bed, Node::B, 16 << 20, 24 << 20, 3);
+    s.start_one(Node::A).unwrap();
+    let (planned, session) = wait_resync_part(&bed, Node::B, 0.5, 0);
+    let before = s.exits(Node::A).len();
+    bed.lab.fault(&FaultAction::MslCut).expect("cut the MSL");
+    let gone = s.wait_exits(Node::A, before + 1, Duration::from_secs(3));
+    assert!(
+        gone.is_some(),
+        "{}",
+        bed.dump("the target still runs with the MSL cut")
+    );
+    // Exit 4: the role machine shut it down (scenario 3), not a crash.
+    assert_eq!(s.exits(Node::A).last().map(String::as_str), Some("exit 4"));
+    bed.lab
+        .fault(&FaultAction::MslRestore)
+        .expect("restore the MSL");
+    s.start_one(Node::A).unwrap();
+    let _ = wait_resync_part(&bed, Node::B, 0.0, session);
+    let again = last_planned(&bed, Node::B);
+    assert!(
+        again < planned,
+        "restarted from zero: {again} of {planned}\n{}",
+        bed.dump("")
+    );
+    eprintln!("MSL cut: the resync resumed with {again} of {planned} regions");
     wait_equal(&bed);
 }
