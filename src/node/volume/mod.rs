@@ -223,12 +223,50 @@ impl Drop for VolumeStopper {
     }
 }
 
+/// The volume thread's surroundings: the MSL driver, the control plane's channel, the
+/// monotonic clock.
+struct ThreadIo {
+    msl: MslHandle,
+    out: tokio::sync::mpsc::UnboundedSender<ServiceOut>,
+    epoch: std::time::Instant,
+}
+
+impl worker::VolumeIo for ThreadIo {
+    fn send(&mut self, priority: Priority, message: Vec<u8>) -> bool {
+        self.msl.send(priority, message).is_ok()
+    }
+    fn tell(&mut self, out: ServiceOut) {
+        // The control plane gone: the node is stopping.
+        let _ = self.out.send(out);
+    }
+    fn now(&self) -> std::time::Duration {
+        self.epoch.elapsed()
+    }
+    fn seed(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    }
+}
+
 /// Starts the volume thread over an opened volume, sending on `msl`.
 pub fn spawn(vol: OpenedVolume, msl: MslHandle, server_id: u64) -> std::io::Result<VolumeRuntime> {
     let (tx, rx) = mpsc::channel();
     let (out_tx, out) = tokio::sync::mpsc::unbounded_channel();
     let status = Arc::new(Mutex::new(Arc::new(VolumeStatus::default())));
-    let worker = worker::Worker::new(vol, msl, out_tx, status.clone(), server_id);
+    let parts = worker::Parts {
+        cfg: vol.cfg,
+        data: vol.data,
+        journal: vol.journal,
+        how: vol.how,
+    };
+    let io = ThreadIo {
+        msl,
+        out: out_tx,
+        epoch: std::time::Instant::now(),
+    };
+    let worker = worker::Worker::new(parts, io, status.clone(), server_id);
     let join = std::thread::Builder::new()
         .name("sft3-volume".into())
         .spawn(move || worker.run(rx))?;

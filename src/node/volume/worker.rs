@@ -1,17 +1,18 @@
-//! The volume thread's loop (see the module docs of [`super`]).
+//! The volume's logic (see the module docs of [`super`]): generic over the volume's
+//! [`Store`] and its surroundings ([`VolumeIo`]: the MSL, the control plane, a clock), so
+//! the daemon's thread runs it over files and the MSL driver, and a simulation can run it
+//! over `MemStore`s and simulated links. [`Worker::run`] is the thread's loop.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::open::OpenedVolume;
 use super::status::{ResyncStatus, VerifyStatus, VolumeStatus};
 use super::{ServiceOut, VolumeIn, WriteDone, MAX_IO};
 use crate::journal::mirror::{MirrorMsg, Mode, WriteAction, WriteId, WritePath};
 use crate::journal::resync::{ResyncSource, ResyncTarget};
-use crate::journal::{FileStore, Geometry, Journal, Opened, Store};
-use crate::msl::driver::MslHandle;
+use crate::journal::{Geometry, Journal, Opened, Store};
 use crate::msl::Priority;
 use crate::node::config::VolumeSection;
 use crate::role::Severity;
@@ -46,14 +47,14 @@ pub(super) mod text {
 struct ClientWrite {
     offset: u64,
     data: Vec<u8>,
-    t0: Instant,
+    t0: Duration,
     version: u64,
     reply: Option<tokio::sync::oneshot::Sender<Result<WriteDone, String>>>,
 }
 
 struct SourceRun {
     core: ResyncSource,
-    began: Instant,
+    began: Duration,
     /// Region copies sent, and their bytes.
     bytes: u64,
     regions: u64,
@@ -61,16 +62,32 @@ struct SourceRun {
 
 struct TargetRun {
     session: u64,
-    began: Instant,
+    began: Duration,
     bytes: u64,
     done: u64,
     total: u64,
 }
 
-pub(super) struct Worker {
+/// What the volume's logic needs from around it: the MSL, the control plane and a clock.
+/// The daemon's thread gives the MSL driver, a channel and `Instant`; a simulation gives
+/// its own (the logic does no other I/O than its `Store`s').
+pub trait VolumeIo: Send {
+    /// Queues a message to the peer; false when the MSL refused it (no session, full).
+    fn send(&mut self, priority: Priority, message: Vec<u8>) -> bool;
+    /// Tells the control plane.
+    fn tell(&mut self, out: ServiceOut);
+    /// Time since an epoch of the caller's.
+    fn now(&self) -> Duration;
+    /// A number that differs between processes (session and generation ids are made
+    /// from it, the server id and a counter).
+    fn seed(&self) -> u64;
+}
+
+/// The volume's logic over a volume `S` and its journal, talking through `I`.
+pub(super) struct Worker<S: Store, I: VolumeIo> {
     cfg: VolumeSection,
-    data: FileStore,
-    journal: Journal<FileStore>,
+    data: S,
+    journal: Journal<S>,
     geometry: Geometry,
     how: String,
     path: WritePath,
@@ -90,34 +107,40 @@ pub(super) struct Worker {
     held_bytes: usize,
     /// Messages to send once the volume is synced (acks of applied copies and writes).
     after_sync: Vec<(Priority, Vec<u8>)>,
-    msl: MslHandle,
-    out: tokio::sync::mpsc::UnboundedSender<ServiceOut>,
+    io: I,
     status: Arc<Mutex<Arc<VolumeStatus>>>,
     ids: u64,
     /// The resync's byte budget (`resync_rate`), refilled with time.
     budget: f64,
-    budget_at: Instant,
+    budget_at: Duration,
     failed: Option<String>,
     counts: (u64, u64, u64),
-    last_flush: Instant,
-    last_publish: Instant,
+    last_flush: Duration,
+    last_publish: Option<Duration>,
 }
 
-impl Worker {
+/// A volume and its journal as opened, with how the journal was found.
+pub(super) struct Parts<S: Store> {
+    pub cfg: VolumeSection,
+    pub data: S,
+    pub journal: Journal<S>,
+    pub how: Opened,
+}
+
+impl<S: Store, I: VolumeIo> Worker<S, I> {
     pub(super) fn new(
-        vol: OpenedVolume,
-        msl: MslHandle,
-        out: tokio::sync::mpsc::UnboundedSender<ServiceOut>,
+        vol: Parts<S>,
+        mut io: I,
         status: Arc<Mutex<Arc<VolumeStatus>>>,
         server_id: u64,
-    ) -> Worker {
+    ) -> Worker<S, I> {
         let how = match &vol.how {
             Opened::Trusted => "trusted".to_string(),
             Opened::Created => "created".to_string(),
             Opened::Rebuilt(why) => format!("rebuilt: {why}"),
         };
         if let Opened::Rebuilt(why) = &vol.how {
-            let _ = out.send(ServiceOut::Notice(
+            io.tell(ServiceOut::Notice(
                 Severity::Warning,
                 text::JOURNAL_REBUILT,
                 format!("{}: {why}", vol.cfg.journal.display()),
@@ -128,13 +151,10 @@ impl Worker {
         } else {
             Mode::Mirrored
         };
-        let now = Instant::now();
+        let now = io.now();
         let geometry = *vol.journal.geometry();
-        // Ids unique across servers and restarts: the server id, the clock, a counter.
-        let clock = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1);
+        // Ids unique across servers and restarts: the server id, the seed, a counter.
+        let clock = io.seed();
         Worker {
             cfg: vol.cfg,
             data: vol.data,
@@ -153,8 +173,7 @@ impl Worker {
             held: std::collections::VecDeque::new(),
             held_bytes: 0,
             after_sync: Vec::new(),
-            msl,
-            out,
+            io,
             status,
             ids: mix(clock ^ server_id.rotate_left(48)),
             budget: 0.0,
@@ -162,7 +181,7 @@ impl Worker {
             failed: None,
             counts: (0, 0, 0),
             last_flush: now,
-            last_publish: now - PUBLISH_EVERY,
+            last_publish: None,
         }
     }
 
@@ -195,11 +214,7 @@ impl Worker {
                 }
                 self.handle(m);
             }
-            self.sync_and_answer();
-            self.pump_source();
-            self.pump_verify();
-            self.sync_and_answer();
-            self.periodic(busy);
+            self.end_turn(busy);
         }
         self.sync_and_answer();
         if let Err(e) = self.journal.flush() {
@@ -213,7 +228,18 @@ impl Worker {
         self.publish();
     }
 
-    fn handle(&mut self, m: VolumeIn) {
+    /// After a batch of messages (`busy`) or a wait: one sync for what was applied, then
+    /// the resync's and the verify's share, the periodic flush and status.
+    pub(super) fn end_turn(&mut self, busy: bool) {
+        self.sync_and_answer();
+        self.pump_source();
+        self.pump_verify();
+        self.sync_and_answer();
+        self.periodic(busy);
+    }
+
+    /// One message (in the order they came).
+    pub(super) fn handle(&mut self, m: VolumeIn) {
         match m {
             VolumeIn::Serving(on) => {
                 self.serving = on;
@@ -301,7 +327,7 @@ impl Worker {
             ClientWrite {
                 offset,
                 data,
-                t0: Instant::now(),
+                t0: self.io.now(),
                 version,
                 reply: Some(reply),
             },
@@ -349,7 +375,7 @@ impl Worker {
                     };
                     // Not sent (no session): the regions are dirty; a write that waits for
                     // the peer is released when the session's end is reported.
-                    let _ = self.msl.send(Priority::Event, m.encode());
+                    self.io.send(Priority::Event, m.encode());
                 }
                 WriteAction::Ack(id) => {
                     if let Some(mut w) = self.writes.remove(&id) {
@@ -357,7 +383,7 @@ impl Worker {
                         let done = WriteDone {
                             version: w.version,
                             mirrored: self.path.mode() == Mode::Mirrored,
-                            micros: w.t0.elapsed().as_micros() as u64,
+                            micros: self.io.now().saturating_sub(w.t0).as_micros() as u64,
                         };
                         if let Some(r) = w.reply.take() {
                             let _ = r.send(Ok(done));
@@ -377,9 +403,8 @@ impl Worker {
     /// A write that cannot be made safe: refused, and no later write is taken.
     fn fail_write(&mut self, id: WriteId, what: &'static str, why: String) {
         if self.failed.is_none() {
-            let _ = self
-                .out
-                .send(ServiceOut::Notice(Severity::Critical, what, why.clone()));
+            self.io
+                .tell(ServiceOut::Notice(Severity::Critical, what, why.clone()));
         }
         self.failed = Some(why.clone());
         self.counts.1 += 1;
@@ -457,7 +482,7 @@ impl Worker {
 
     fn report_io(&mut self, why: String) {
         if self.failed.is_none() {
-            let _ = self.out.send(ServiceOut::Notice(
+            self.io.tell(ServiceOut::Notice(
                 Severity::Critical,
                 text::VOLUME_FAILED,
                 why.clone(),
@@ -478,27 +503,30 @@ impl Worker {
             return;
         }
         for (p, m) in std::mem::take(&mut self.after_sync) {
-            let _ = self.msl.send(p, m);
+            self.io.send(p, m);
         }
     }
 
     // ---- housekeeping ----
 
     fn periodic(&mut self, busy: bool) {
-        let now = Instant::now();
+        let now = self.io.now();
         let every = if self.source.is_some() {
             FLUSH_RESYNCING
         } else {
             FLUSH_EVERY
         };
-        if now.duration_since(self.last_flush) >= every {
+        if now.saturating_sub(self.last_flush) >= every {
             self.last_flush = now;
             if let Err(e) = self.journal.flush() {
                 self.report_io(e.to_string());
             }
         }
         let due = if busy { BUSY_PUBLISH } else { PUBLISH_EVERY };
-        if now.duration_since(self.last_publish) >= due {
+        if self
+            .last_publish
+            .is_none_or(|t| now.saturating_sub(t) >= due)
+        {
             self.publish();
         }
     }
@@ -513,7 +541,8 @@ impl Worker {
     }
 
     fn publish(&mut self) {
-        self.last_publish = Instant::now();
+        let now = self.io.now();
+        self.last_publish = Some(now);
         let st = self.journal.state();
         let g = &self.geometry;
         let resync = if let Some(s) = &self.source {
@@ -524,7 +553,7 @@ impl Worker {
                 done,
                 total,
                 bytes: s.bytes,
-                micros: s.began.elapsed().as_micros() as u64,
+                micros: now.saturating_sub(s.began).as_micros() as u64,
             })
         } else {
             self.target_run.as_ref().map(|t| ResyncStatus {
@@ -533,7 +562,7 @@ impl Worker {
                 done: t.done,
                 total: t.total.max(t.done),
                 bytes: t.bytes,
-                micros: t.began.elapsed().as_micros() as u64,
+                micros: now.saturating_sub(t.began).as_micros() as u64,
             })
         };
         let mode = self.mode_name();

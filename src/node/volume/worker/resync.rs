@@ -1,10 +1,8 @@
 //! The volume thread's generations and resync sessions (source and target ends).
 
-use std::time::Instant;
-
 use arrayvec::ArrayVec;
 
-use super::{mix, text, SourceRun, TargetRun, Worker};
+use super::{mix, text, SourceRun, TargetRun, VolumeIo, Worker};
 use crate::journal::mirror::Mode;
 use crate::journal::resync::{
     decode_region, region_header, ResyncMsg, ResyncSource, SourceAction, TargetAction,
@@ -15,7 +13,7 @@ use crate::msl::{Priority, MAX_HISTORY};
 use crate::node::volume::ServiceOut;
 use crate::role::{Input, ResyncKind, ResyncProgress, ResyncRole, Severity};
 
-impl Worker {
+impl<S: Store, I: VolumeIo> Worker<S, I> {
     // ---- generations ----
 
     pub(super) fn start_tracking(&mut self) {
@@ -38,9 +36,8 @@ impl Worker {
             "generation {id:016x}, tracked since {:016x}",
             self.journal.state().tracked_since
         );
-        let _ = self
-            .out
-            .send(ServiceOut::Notice(Severity::Info, text::NEW_GENERATION, ev));
+        self.io
+            .tell(ServiceOut::Notice(Severity::Info, text::NEW_GENERATION, ev));
     }
 
     pub(super) fn stop_tracking(&mut self) {
@@ -55,7 +52,7 @@ impl Worker {
         if let Err(e) = self.journal.set_state(st.clone()) {
             self.report_io(e.to_string());
         }
-        let _ = self.out.send(ServiceOut::Input(Input::Generations {
+        self.io.tell(ServiceOut::Input(Input::Generations {
             history: st.history,
             tracked_since: st.tracked_since,
         }));
@@ -108,17 +105,16 @@ impl Worker {
                     self.journal.dirty_count(),
                     self.geometry.regions
                 );
-                let _ = self
-                    .out
-                    .send(ServiceOut::Notice(Severity::Info, text::RESYNC_BEGUN, ev));
+                self.io
+                    .tell(ServiceOut::Notice(Severity::Info, text::RESYNC_BEGUN, ev));
                 self.source = Some(SourceRun {
                     core,
-                    began: Instant::now(),
+                    began: self.io.now(),
                     bytes: 0,
                     regions: 0,
                 });
                 self.budget = 0.0;
-                self.budget_at = Instant::now();
+                self.budget_at = self.io.now();
             }
         }
     }
@@ -129,8 +125,8 @@ impl Worker {
         self.held_bytes = 0;
     }
 
-    pub(super) fn input(&self, p: ResyncProgress) {
-        let _ = self.out.send(ServiceOut::Input(Input::Resync(p)));
+    pub(super) fn input(&mut self, p: ResyncProgress) {
+        self.io.tell(ServiceOut::Input(Input::Resync(p)));
     }
 
     pub(super) fn resync_wants_time(&self) -> bool {
@@ -200,10 +196,10 @@ impl Worker {
                 };
                 self.input(ResyncProgress::ImageDone);
                 self.send_own_dirty(session);
-                let _ = self.msl.send(Priority::Bulk, ready.encode());
+                self.io.send(Priority::Bulk, ready.encode());
                 self.target_run = Some(TargetRun {
                     session,
-                    began: Instant::now(),
+                    began: self.io.now(),
                     bytes: 0,
                     done: 0,
                     total: total + self.journal.dirty_count(),
@@ -250,13 +246,13 @@ impl Worker {
                     return;
                 }
                 self.save_state(st);
-                let _ = self.msl.send(Priority::Bulk, done.encode());
+                self.io.send(Priority::Bulk, done.encode());
                 self.set_mode(Mode::Mirrored);
                 self.target_run = None;
                 // The status first: the role machine's "mirrored" publishes it.
                 self.publish();
                 self.input(ResyncProgress::DiskDone);
-                let _ = self.out.send(ServiceOut::Notice(
+                self.io.tell(ServiceOut::Notice(
                     Severity::Info,
                     text::RESYNC_DONE,
                     "as the target".into(),
@@ -278,7 +274,7 @@ impl Worker {
                             session,
                             runs: std::mem::take(&mut runs),
                         };
-                        let _ = self.msl.send(Priority::Bulk, m.encode());
+                        self.io.send(Priority::Bulk, m.encode());
                     }
                     runs.push((r, 1));
                 }
@@ -286,8 +282,7 @@ impl Worker {
             next = self.journal.next_dirty(r + 1);
         }
         if !runs.is_empty() {
-            let _ = self
-                .msl
+            self.io
                 .send(Priority::Bulk, ResyncMsg::Dirty { session, runs }.encode());
         }
     }
@@ -297,9 +292,9 @@ impl Worker {
             return;
         };
         if self.cfg.resync_rate > 0 {
-            let now = Instant::now();
+            let now = self.io.now();
             let rate = self.cfg.resync_rate as f64;
-            let dt = now.duration_since(self.budget_at).as_secs_f64();
+            let dt = now.saturating_sub(self.budget_at).as_secs_f64();
             // At most a tenth of a second's worth saved up.
             self.budget = (self.budget + dt * rate).min(rate / 10.0 + self.cfg.region_size as f64);
             self.budget_at = now;
@@ -321,7 +316,7 @@ impl Worker {
                         // copies and clears its regions (an MSL break undoes this).
                         self.set_mode(Mode::Mirrored);
                     }
-                    let _ = self.msl.send(Priority::Bulk, m.encode());
+                    self.io.send(Priority::Bulk, m.encode());
                 }
                 SourceAction::SendRegion {
                     session,
@@ -345,7 +340,7 @@ impl Worker {
                         s.bytes += len;
                         s.regions += 1;
                     }
-                    let _ = self.msl.send(Priority::Bulk, m);
+                    self.io.send(Priority::Bulk, m);
                 }
                 SourceAction::Clear(r) => self.journal.clear(r),
                 SourceAction::Mark(run) => {
@@ -356,12 +351,13 @@ impl Worker {
                     }
                 }
                 SourceAction::Complete => {
+                    let now = self.io.now();
                     let ev = self.source.as_ref().map_or(String::new(), |s| {
                         format!(
                             "as the source, {} regions copied, {} bytes in {:.3} s",
                             s.regions,
                             s.bytes,
-                            s.began.elapsed().as_secs_f64()
+                            now.saturating_sub(s.began).as_secs_f64()
                         )
                     });
                     self.source = None;
@@ -370,9 +366,8 @@ impl Worker {
                     }
                     self.publish();
                     self.input(ResyncProgress::DiskDone);
-                    let _ =
-                        self.out
-                            .send(ServiceOut::Notice(Severity::Info, text::RESYNC_DONE, ev));
+                    self.io
+                        .tell(ServiceOut::Notice(Severity::Info, text::RESYNC_DONE, ev));
                 }
             }
         }

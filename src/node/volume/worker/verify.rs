@@ -4,9 +4,8 @@
 //! copied by a short resync while the pair stays mirrored.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
-use super::{text, Worker};
+use super::{text, VolumeIo, Worker};
 use crate::journal::mirror::{MirrorMsg, Mode, MAX_VERIFY_REGIONS};
 use crate::journal::Store;
 use crate::msl::Priority;
@@ -26,10 +25,10 @@ pub(in crate::node::volume) struct VerifyRun {
     /// Our hashes per request, by first region.
     waiting: BTreeMap<u64, Vec<[u8; 16]>>,
     mismatches: Vec<u64>,
-    began: Instant,
+    began: std::time::Duration,
 }
 
-impl Worker {
+impl<S: Store, I: VolumeIo> Worker<S, I> {
     /// Starts a verify; why not, when it cannot.
     pub(super) fn start_verify(&mut self) -> Result<String, String> {
         if !self.serving || self.path.mode() != Mode::Mirrored || self.source.is_some() {
@@ -47,7 +46,7 @@ impl Worker {
             next: 0,
             waiting: BTreeMap::new(),
             mismatches: Vec::new(),
-            began: Instant::now(),
+            began: self.io.now(),
         });
         Ok(format!(
             "verify {id:016x} started: {} regions",
@@ -99,7 +98,7 @@ impl Worker {
                 v.waiting.insert(first, ours);
             }
             let m = MirrorMsg::VerifyRequest { id, first, count };
-            if self.msl.send(Priority::Event, m.encode()).is_err() {
+            if !self.io.send(Priority::Event, m.encode()) {
                 return self.end_verify(Some("the MSL refused the request".into()));
             }
         }
@@ -117,7 +116,7 @@ impl Worker {
         match self.hashes(first, count.into()) {
             Ok(hashes) => {
                 let m = MirrorMsg::VerifyHashes { id, first, hashes };
-                let _ = self.msl.send(Priority::Event, m.encode());
+                self.io.send(Priority::Event, m.encode());
             }
             Err(e) => self.report_io(e),
         }
@@ -148,6 +147,7 @@ impl Worker {
     /// Ends the run (an error, or done); a mismatch starts a short resync.
     pub(super) fn end_verify(&mut self, error: Option<String>) {
         let Some(v) = self.verify.take() else { return };
+        let now = self.io.now();
         let n = v.mismatches.len();
         let mut listed: Vec<String> = v.mismatches.iter().take(16).map(u64::to_string).collect();
         if n > 16 {
@@ -158,7 +158,7 @@ impl Worker {
             None if n == 0 => format!(
                 "{} regions equal in {:.1} s",
                 self.geometry.regions,
-                v.began.elapsed().as_secs_f64()
+                now.saturating_sub(v.began).as_secs_f64()
             ),
             None => format!(
                 "{n} of {} regions differ (regions {}): marked for resync",
@@ -171,16 +171,15 @@ impl Worker {
         } else {
             Severity::Info
         };
-        let _ = self
-            .out
-            .send(ServiceOut::Notice(severity, text::VERIFY_DONE, ev));
+        self.io
+            .tell(ServiceOut::Notice(severity, text::VERIFY_DONE, ev));
         self.last_verify = Some(VerifyStatus {
             id: v.id,
             running: false,
             done: v.next.min(self.geometry.regions),
             total: self.geometry.regions,
             mismatches: n as u64,
-            micros: v.began.elapsed().as_micros() as u64,
+            micros: now.saturating_sub(v.began).as_micros() as u64,
             error,
         });
         if n > 0 && self.serving && self.path.mode() == Mode::Mirrored && self.source.is_none() {
@@ -197,7 +196,7 @@ impl Worker {
                 done: v.next.saturating_sub(v.waiting.len() as u64 * self.batch()),
                 total: self.geometry.regions,
                 mismatches: v.mismatches.len() as u64,
-                micros: v.began.elapsed().as_micros() as u64,
+                micros: self.io.now().saturating_sub(v.began).as_micros() as u64,
                 error: None,
             }),
             None => self.last_verify.clone(),
