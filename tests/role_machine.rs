@@ -299,3 +299,24 @@ fn state_packets_reveal_a_second_primary_while_the_msl_lags() {
     );
     assert!(acts.contains(&Action::StopServing), "{acts:?}");
 }
+
+#[test]
+fn tracking_follows_the_journal_after_a_resync_target_adopts_generations() {
+    // It tracked changes (an unmirrored primary that died), came back, and as the resync
+    // target adopted the source's history: it tracks nothing now, and a take-over later
+    // must start a new generation.
+    let mut cfg = RoleConfig::new(1, 0);
+    cfg.history = [5, 3].into_iter().collect();
+    cfg.tracked_since = 3;
+    let mut m = RoleMachine::new(cfg, Duration::ZERO);
+    assert!(m.flags().contains(StateFlags::TRACKING_CHANGES));
+    m.handle(
+        Duration::from_millis(1),
+        Input::Generations {
+            history: [9, 3].into_iter().collect(),
+            tracked_since: 0,
+        },
+    );
+    assert!(!m.flags().contains(StateFlags::TRACKING_CHANGES));
+    assert_eq!(m.history(), &[9, 3]);
+}

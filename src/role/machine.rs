@@ -245,6 +245,11 @@ impl RoleMachine {
             } => {
                 self.history = history;
                 self.tracked_since = tracked_since;
+                // The journal is the truth: a server that tracked changes, died and came
+                // back as a resync target adopts the source's generations and tracks
+                // nothing. A stale flag would skip the new generation of a later
+                // take-over, and the pair could no longer tell a divergence.
+                self.tracking = tracked_since != 0;
             }
             Input::PeerMessage(m) => self.on_peer_message(now, m),
             Input::Command(c) => self.on_command(now, c),
