@@ -4,6 +4,9 @@
 
 use std::io;
 
+mod common;
+use common::Rng;
+
 use arrayvec::ArrayVec;
 use sft3::journal::format::{self, Header, PAGE};
 use sft3::journal::{
@@ -282,21 +285,6 @@ impl Store for Failing {
     fn sync(&mut self) -> io::Result<()> {
         self.spend()?;
         self.inner.sync()
-    }
-}
-
-/// xorshift64*: deterministic per seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 

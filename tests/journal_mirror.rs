@@ -5,25 +5,14 @@
 
 use std::collections::VecDeque;
 
+mod common;
+use common::Rng;
+
 use sft3::journal::mirror::{Mode, WriteAction, WritePath};
 use sft3::journal::{Geometry, Journal, JournalState, MemStore};
 
 const REGION: usize = 4096;
 const REGIONS: u64 = 32;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn geometry() -> Geometry {
     Geometry::new(REGIONS * REGION as u64, REGION as u32, 4).unwrap()

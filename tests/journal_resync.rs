@@ -5,6 +5,9 @@
 
 use std::collections::VecDeque;
 
+mod common;
+use common::Rng;
+
 use sft3::journal::resync::{
     ResyncMsg, ResyncSource, ResyncTarget, SourceAction, SourceState, TargetAction,
 };
@@ -12,20 +15,6 @@ use sft3::journal::{Geometry, Journal, JournalState, MemStore, Opened};
 
 const REGION: usize = 4096;
 const REGIONS: u64 = 64;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn geometry() -> Geometry {
     Geometry::new(REGIONS * REGION as u64, REGION as u32, 4).unwrap()

@@ -7,12 +7,14 @@
 //! sha256. Needs root: skipped otherwise (`SFT3_REQUIRE_PRIVILEGED=1` makes a skip a
 //! failure).
 
+mod common;
 mod lab_scenarios_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use common::pattern;
 use lab_scenarios_common::{serial, Bed, SFT3};
 use sft3::lab::daemon::DaemonOptions;
 use sft3::lab::testing::privileged;
@@ -40,16 +42,7 @@ fn sha256(p: &Path) -> String {
 /// `sft3 ctl write` of `len` pseudo-random bytes at `offset` into `node`'s daemon.
 fn ctl_write(bed: &Bed, node: Node, offset: u64, len: usize, seed: u64) {
     let file = bed.servers.dir().join(format!("data-{seed}.bin"));
-    let mut x = seed | 1;
-    let data: Vec<u8> = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::write(&file, data).unwrap();
+    std::fs::write(&file, pattern(seed, len)).unwrap();
     let sock = bed.servers.socket_path(node);
     let out = Command::new(SFT3)
         .args(["ctl", "write", "--offset", &offset.to_string(), "--socket"])
@@ -107,6 +100,29 @@ fn last_planned(bed: &Bed, node: Node) -> u64 {
         .unwrap_or(0)
 }
 
+/// A away; B writes 24 MiB alone at `offset`.
+fn away_and_write(bed: &Bed, offset: u64, seed: u64) {
+    let s = &bed.servers;
+    s.stop_one(Node::A);
+    assert!(s
+        .wait_state(Node::B, "unmirrored-primary", Duration::from_secs(3))
+        .is_some());
+    ctl_write(bed, Node::B, offset, 24 << 20, seed);
+}
+
+/// B's next resync session (after `session`, which planned `planned` regions) starts
+/// with fewer regions: it resumed, not restarted from zero.
+fn assert_resumed(bed: &Bed, planned: u64, session: u64, what: &str) {
+    let _ = wait_resync_part(bed, Node::B, 0.0, session);
+    let again = last_planned(bed, Node::B);
+    assert!(
+        again < planned,
+        "restarted from zero: {again} of {planned}\n{}",
+        bed.dump("")
+    );
+    eprintln!("{what}: the resync resumed with {again} of {planned} regions");
+}
+
 fn wait_equal(bed: &Bed) {
     let mirrored = bed.servers.wait_mirrored(Duration::from_secs(20));
     assert!(mirrored.is_some(), "{}", bed.dump("not mirrored again"));
@@ -131,11 +147,7 @@ fn resync_resumes_after_kill_9_of_either_side() {
     wait_equal(&bed);
 
     // A away: B writes 24 MiB alone.
-    s.stop_one(Node::A);
-    assert!(s
-        .wait_state(Node::B, "unmirrored-primary", Duration::from_secs(3))
-        .is_some());
-    ctl_write(&bed, Node::B, 8 << 20, 24 << 20, 1);
+    away_and_write(&bed, 8 << 20, 1);
     let journaled = s.wait_status(Node::B, Duration::from_secs(2), |v| {
         v["volume"]["dirty_regions"].as_u64() >= Some(384)
     });
@@ -148,23 +160,12 @@ fn resync_resumes_after_kill_9_of_either_side() {
     s.kill(Node::A, libc::SIGKILL).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     s.start_one(Node::A).unwrap();
-    let (resumed, _) = wait_resync_part(&bed, Node::B, 0.0, session);
-    let again = last_planned(&bed, Node::B);
-    assert!(
-        again < planned,
-        "restarted from zero: {again} of {planned}\n{}",
-        bed.dump("")
-    );
-    eprintln!("target killed: the resync resumed with {again} of {planned} regions ({resumed})");
+    assert_resumed(&bed, planned, session, "target killed");
     wait_equal(&bed);
 
     // A away again; B writes; A back; kill -9 the source (the primary) mid-resync. A, an
     // inconsistent target, must not serve (scenario 8); B back finishes the job.
-    s.stop_one(Node::A);
-    assert!(s
-        .wait_state(Node::B, "unmirrored-primary", Duration::from_secs(3))
-        .is_some());
-    ctl_write(&bed, Node::B, 0, 24 << 20, 2);
+    away_and_write(&bed, 0, 2);
     s.start_one(Node::A).unwrap();
     // Half way: the source's progress is flushed every 100 ms.
     let (planned, session) = wait_resync_part(&bed, Node::B, 0.5, 0);
@@ -178,23 +179,12 @@ fn resync_resumes_after_kill_9_of_either_side() {
         bed.dump("the inconsistent target did not halt")
     );
     s.start_one(Node::B).unwrap();
-    let _ = wait_resync_part(&bed, Node::B, 0.0, session);
-    let again = last_planned(&bed, Node::B);
-    assert!(
-        again < planned,
-        "restarted from zero: {again} of {planned}\n{}",
-        bed.dump("")
-    );
-    eprintln!("source killed: the resync resumed with {again} of {planned} regions");
+    assert_resumed(&bed, planned, session, "source killed");
     wait_equal(&bed);
 
     // The MSL cut mid-resync: the target, its LAN still up, shuts down (scenario 3); the
     // link back and the target restarted, the resync resumes.
-    s.stop_one(Node::A);
-    assert!(s
-        .wait_state(Node::B, "unmirrored-primary", Duration::from_secs(3))
-        .is_some());
-    ctl_write(&bed, Node::B, 16 << 20, 24 << 20, 3);
+    away_and_write(&bed, 16 << 20, 3);
     s.start_one(Node::A).unwrap();
     let (planned, session) = wait_resync_part(&bed, Node::B, 0.5, 0);
     let before = s.exits(Node::A).len();
@@ -211,13 +201,6 @@ fn resync_resumes_after_kill_9_of_either_side() {
         .fault(&FaultAction::MslRestore)
         .expect("restore the MSL");
     s.start_one(Node::A).unwrap();
-    let _ = wait_resync_part(&bed, Node::B, 0.0, session);
-    let again = last_planned(&bed, Node::B);
-    assert!(
-        again < planned,
-        "restarted from zero: {again} of {planned}\n{}",
-        bed.dump("")
-    );
-    eprintln!("MSL cut: the resync resumed with {again} of {planned} regions");
+    assert_resumed(&bed, planned, session, "MSL cut");
     wait_equal(&bed);
 }

@@ -12,7 +12,9 @@ use sft3::node::control::query_bytes;
 use sft3::node::NodeHandle;
 use sft3::role::RoleState;
 
+mod common;
 mod node_bed;
+use common::pattern;
 use node_bed::{dump, mirrored_pair, serial, wait_for, Bed};
 
 const SIZE: u64 = 8 << 20;
@@ -47,19 +49,6 @@ fn write(bed: &Bed, id: u64, offset: u64, data: &[u8]) -> String {
 
 fn same(a: &Path, b: &Path) -> bool {
     std::fs::read(a).expect("volume a") == std::fs::read(b).expect("volume b")
-}
-
-/// A pattern that differs per write and per byte.
-fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn resync_notices(h: &NodeHandle) -> String {

@@ -2,6 +2,8 @@
 //! §2 (1–8), asserting roles, actions and notice texts, and a seeded random sweep of fault
 //! schedules checking the one-servicer invariant after every input.
 
+mod common;
+
 #[path = "role/world.rs"]
 mod world;
 
@@ -18,12 +20,8 @@ use sft3::role::{
 };
 use world::{World, MS, PATHS};
 
-/// A (server 1, priority 2) is primary, B (server 2, priority 1) its mirrored secondary.
-fn mirrored_pair() -> World {
-    let mut w = World::new(2, 1);
-    w.start(0);
-    w.start(1);
-    w.run(150);
+/// A primary and B its mirrored secondary, or the trace.
+fn assert_mirrored(w: &World) {
     assert_eq!(
         w.states(),
         [
@@ -33,6 +31,15 @@ fn mirrored_pair() -> World {
         "{}",
         w.trace()
     );
+}
+
+/// A (server 1, priority 2) is primary, B (server 2, priority 1) its mirrored secondary.
+fn mirrored_pair() -> World {
+    let mut w = World::new(2, 1);
+    w.start(0);
+    w.start(1);
+    w.run(150);
+    assert_mirrored(&w);
     assert!(w.violations.is_empty());
     w
 }
@@ -101,15 +108,7 @@ fn scenario_2_secondary_dies_primary_tracks() {
     assert!(w.nodes[0].did(&Action::StartTracking));
     w.start(1);
     w.run(150);
-    assert_eq!(
-        w.states(),
-        [
-            Some(RoleState::MirroredPrimary),
-            Some(RoleState::MirroredSecondary)
-        ],
-        "{}",
-        w.trace()
-    );
+    assert_mirrored(&w);
     assert!(w.nodes[0].did(&Action::StopTracking));
     assert_clean(&w);
 }
@@ -137,15 +136,7 @@ fn scenario_3_msl_fails_secondary_shuts_down() {
     w.msl_cut = false;
     w.start(1);
     w.run(150);
-    assert_eq!(
-        w.states(),
-        [
-            Some(RoleState::MirroredPrimary),
-            Some(RoleState::MirroredSecondary)
-        ],
-        "{}",
-        w.trace()
-    );
+    assert_mirrored(&w);
     assert_clean(&w);
 }
 
@@ -349,15 +340,7 @@ fn scenario_8_primary_dies_during_resync() {
     // The old primary returns: it serves and resyncs the halted one.
     w.start(0);
     w.run(250);
-    assert_eq!(
-        w.states(),
-        [
-            Some(RoleState::MirroredPrimary),
-            Some(RoleState::MirroredSecondary)
-        ],
-        "{}",
-        w.trace()
-    );
+    assert_mirrored(&w);
     assert_clean(&w);
 }
 
@@ -403,15 +386,7 @@ fn stall_of_both_servers_is_no_failover() {
     w.stall(0, 40 * MS);
     w.stall(1, 40 * MS);
     w.run(100);
-    assert_eq!(
-        w.states(),
-        [
-            Some(RoleState::MirroredPrimary),
-            Some(RoleState::MirroredSecondary)
-        ],
-        "{}",
-        w.trace()
-    );
+    assert_mirrored(&w);
     assert!(w.nodes[0].serving, "{}", w.trace());
     assert!(w.nodes[0].said(text::STALLED_ASKING), "{}", w.trace());
     assert!(w.nodes[0].said(text::STALL_CLEARED), "{}", w.trace());

@@ -97,7 +97,8 @@ pub fn run(args: &ResyncArgs) -> anyhow::Result<i32> {
     };
     let primary = bed.start_pair(&opts)?;
     let secondary = other(primary);
-    let servers = bed.servers.as_ref().context("no servers")?.clone_paths();
+    // A second handle on the same daemons (paths only), so `bed` stays borrowable.
+    let servers = Servers::new(bed.lab.config());
     let sock = servers.socket_path(primary);
     let idle = client_load(&sock, args.volume_size, Duration::from_secs(1), None)?;
     eprintln!("idle mirrored writes: {}", describe(&idle));
@@ -380,12 +381,5 @@ fn same_files(a: &Path, b: &Path) -> anyhow::Result<bool> {
         if ba[..na] != bb[..na] {
             return Ok(false);
         }
-    }
-}
-
-impl Servers {
-    /// A handle on the same lab's daemons (paths only).
-    fn clone_paths(&self) -> Servers {
-        Servers::new(self.config())
     }
 }

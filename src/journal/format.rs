@@ -229,12 +229,7 @@ pub struct Header {
 impl Header {
     /// Parses a header slot (at least [`PAGE`] bytes).
     pub fn parse(b: &[u8]) -> Result<Header, FormatError> {
-        let b = b.get(..PAGE).ok_or(FormatError::Truncated {
-            len: b.len() as u64,
-            need: PAGE as u64,
-        })?;
-        let stored = be32(b, PAGE - 4);
-        let computed = crc32c(&b[..PAGE - 4]);
+        let (b, stored, computed) = page_crcs(b)?;
         if b[..8] != MAGIC {
             return Err(FormatError::BadMagic);
         }
@@ -285,14 +280,18 @@ impl Header {
     }
 }
 
-/// Checks bitmap page `number` (its bytes as read) and gives its bits.
-pub fn parse_page(b: &[u8], number: u32) -> Result<&[u8], FormatError> {
+/// A whole page, its stored CRC32C (the last 4 bytes) and the one computed over the rest.
+fn page_crcs(b: &[u8]) -> Result<(&[u8], u32, u32), FormatError> {
     let b = b.get(..PAGE).ok_or(FormatError::Truncated {
         len: b.len() as u64,
         need: PAGE as u64,
     })?;
-    let stored = be32(b, PAGE - 4);
-    let computed = crc32c(&b[..PAGE - 4]);
+    Ok((b, be32(b, PAGE - 4), crc32c(&b[..PAGE - 4])))
+}
+
+/// Checks bitmap page `number` (its bytes as read) and gives its bits.
+pub fn parse_page(b: &[u8], number: u32) -> Result<&[u8], FormatError> {
+    let (b, stored, computed) = page_crcs(b)?;
     if stored != computed || b.iter().all(|&x| x == 0) {
         return Err(FormatError::BadChecksum {
             what: "journal bitmap page",

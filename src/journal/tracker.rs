@@ -434,27 +434,32 @@ impl<S: Store> Journal<S> {
     /// pages now say everything about them.
     pub fn flush(&mut self) -> Result<(), JournalError> {
         let pages = std::mem::take(&mut self.stale_pages);
-        for p in &pages {
-            self.write_region_page(*p)?;
-        }
-        if !pages.is_empty() {
-            self.store
-                .sync()
-                .map_err(io_err("syncing the region bitmap"))?;
-        }
+        self.write_pages_and_sync(&pages, false, "syncing the region bitmap")?;
         // Only now may an extent go cold: the region pages it covered are durable.
         let mut extent_pages = BTreeSet::new();
         for e in self.extents.ones().collect::<Vec<_>>() {
             self.extents.clear(e);
             extent_pages.insert(self.geometry.extent_page(e).0);
         }
-        for p in &extent_pages {
-            self.write_extent_page(*p)?;
+        self.write_pages_and_sync(&extent_pages, true, "syncing the extent map")
+    }
+
+    /// Writes these bitmap pages (extent or region ones), then one sync if there were any.
+    fn write_pages_and_sync(
+        &mut self,
+        pages: &BTreeSet<u64>,
+        extent: bool,
+        what: &'static str,
+    ) -> Result<(), JournalError> {
+        for &p in pages {
+            if extent {
+                self.write_extent_page(p)?;
+            } else {
+                self.write_region_page(p)?;
+            }
         }
-        if !extent_pages.is_empty() {
-            self.store
-                .sync()
-                .map_err(io_err("syncing the extent map"))?;
+        if !pages.is_empty() {
+            self.store.sync().map_err(io_err(what))?;
         }
         Ok(())
     }

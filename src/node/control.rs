@@ -288,20 +288,16 @@ pub fn query_bytes(path: &Path, header: &str, payload: &[u8]) -> io::Result<Vec<
 /// Sends one request to the daemon at `path` and returns its answer. When nobody listens,
 /// the error says so: `no sft3 daemon at PATH: is `sft3 run` running?`.
 pub fn query(path: &Path, request: &str) -> io::Result<String> {
-    let mut s = connect(path)?;
-    s.set_read_timeout(Some(QUERY_TIMEOUT))?;
-    s.set_write_timeout(Some(QUERY_TIMEOUT))?;
-    s.write_all(request.trim_end().as_bytes())?;
-    s.write_all(b"\n")?;
-    s.shutdown(std::net::Shutdown::Write)?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).map_err(|e| {
+    let out = query_bytes(path, request, &[])?;
+    String::from_utf8(out).map_err(|_| {
         io::Error::new(
-            e.kind(),
-            format!("no answer from the daemon at {}: {e}", path.display()),
+            io::ErrorKind::InvalidData,
+            format!(
+                "the daemon at {} answered with bytes that are not text",
+                path.display()
+            ),
         )
-    })?;
-    Ok(out)
+    })
 }
 
 fn connect(path: &Path) -> io::Result<StdStream> {

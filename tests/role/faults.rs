@@ -7,20 +7,7 @@ use sft3::role::{Command, Input, RoleState};
 
 use super::world::{World, MS, PATHS};
 
-/// A small deterministic generator (xorshift64*).
-pub struct Rng(pub u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+pub use crate::common::Rng;
 
 /// One random fault schedule; returns the world for inspection.
 pub fn random_run(seed: u64) -> World {

@@ -7,12 +7,12 @@
 //! | `StartTracking` / `StopTracking` | [`Service::start_tracking`] / [`Service::stop_tracking`] | recorded; no generation is started (no journal) |
 //! | `StartResync` | [`Service::start_resync`] | recorded; [`ResyncStart::NothingToCopy`] |
 //!
-//! The engine and journal issues replace [`RecordingService`] with implementations that
-//! answer clients, send RIP/SAP, keep the change journal and copy the volume. Until then the
-//! daemon has no volume: a resync of no data is complete the moment it starts, which is
-//! what [`ResyncStart::NothingToCopy`] says (the daemon then tells the role machine "image
-//! done, disk done" itself). A real resync answers [`ResyncStart::Started`] and reports its
-//! progress later through the daemon's inputs.
+//! With a `[volume]` the daemon's service is the volume thread (`node::volume`), which
+//! answers [`ResyncStart::Started`] and reports its progress through the daemon's inputs.
+//! Without one it is [`RecordingService`]: the daemon has no volume, and a resync of no data
+//! is complete the moment it starts, which is what [`ResyncStart::NothingToCopy`] says (the
+//! daemon then tells the role machine "image done, disk done" itself). The engine issue
+//! adds answering clients and RIP/SAP.
 
 use std::sync::{Arc, Mutex};
 
@@ -61,7 +61,7 @@ pub struct ServiceLog {
     pub calls: Vec<&'static str>,
 }
 
-/// The only [`Service`] so far: records what was asked, serves nothing. Clones share the
+/// The service without a volume: records what was asked, serves nothing. Clones share the
 /// record.
 #[derive(Clone, Debug, Default)]
 pub struct RecordingService {

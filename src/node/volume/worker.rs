@@ -89,6 +89,8 @@ pub(super) struct Worker<S: Store, I: VolumeIo> {
     data: S,
     journal: Journal<S>,
     geometry: Geometry,
+    /// The dirty bitmap's memory per TiB at this region size (for the status).
+    bitmap_per_tib: u64,
     how: String,
     path: WritePath,
     serving: bool,
@@ -160,6 +162,8 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
             data: vol.data,
             journal: vol.journal,
             geometry,
+            bitmap_per_tib: Geometry::new(1 << 40, geometry.region_size, geometry.extent_regions)
+                .map_or(0, |t| t.memory_bytes()),
             how,
             path: WritePath::new(mode, 0),
             serving: false,
@@ -572,8 +576,7 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
             region_size: g.region_size,
             regions: g.regions,
             dirty_regions: self.journal.dirty_count(),
-            bitmap_bytes_per_tib: Geometry::new(1 << 40, g.region_size, g.extent_regions)
-                .map_or(0, |t| t.memory_bytes()),
+            bitmap_bytes_per_tib: self.bitmap_per_tib,
             consistent: st.consistent,
             history: st.history.to_vec(),
             tracked_since: st.tracked_since,
