@@ -219,18 +219,25 @@ impl WritePath {
         }
         self.mode = mode;
         if mode != Mode::Mirrored {
-            let waiting: Vec<WriteId> = self
-                .pending
-                .iter()
-                .filter(|(_, p)| p.need_peer && !p.peer)
-                .map(|(&id, _)| id)
-                .collect();
-            for id in waiting {
-                if let Some(p) = self.pending.get_mut(&id) {
-                    p.need_peer = false;
-                }
-                self.settle(id);
+            self.release_waiting();
+        }
+    }
+
+    /// The peer will not answer the writes waiting for it (it took them for another
+    /// primary's, or this server stopped serving): they settle on the local copy and the
+    /// journal; their regions stay dirty. The mode stays.
+    pub fn release_waiting(&mut self) {
+        let waiting: Vec<WriteId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.need_peer && !p.peer)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in waiting {
+            if let Some(p) = self.pending.get_mut(&id) {
+                p.need_peer = false;
             }
+            self.settle(id);
         }
     }
 

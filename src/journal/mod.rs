@@ -28,7 +28,7 @@ pub mod store;
 mod tracker;
 
 pub use format::{FormatError, Geometry};
-pub use store::{FileStore, MemStore, Store};
+pub use store::{FileStore, MemStore, Store, SECTOR};
 pub use tracker::{Journal, JournalCounters, JournalError, JournalState, Opened};
 
 /// Default region size: 64 KiB (see the module documentation).

@@ -4,7 +4,7 @@
 //!
 //! | message | from | carries | the receiver |
 //! |---|---|---|---|
-//! | [`Begin`](ResyncMsg::Begin) | source | session, regions to send | marks its volume inconsistent (durably), answers `Ready` |
+//! | [`Begin`](ResyncMsg::Begin) | source | session, regions to send, its write version, whether a verify asked | marks its volume inconsistent (durably), answers `Ready`; from now on drops mirrored writes at or below that version |
 //! | [`Dirty`](ResyncMsg::Dirty) | target | session, runs of its own dirty regions | marks them dirty (durably): they are sent too |
 //! | [`Ready`](ResyncMsg::Ready) | target | session | |
 //! | [`Region`](ResyncMsg::Region) | source | session, region, version, the region's bytes | applies it unless it has seen a newer write to that region; answers `Ack` once durable |
@@ -17,6 +17,15 @@
 //! remembers, per region touched in this session, the newest version it applied and
 //! refuses an older region copy; the source clears a region's dirty bit only when no write
 //! to it came after the copy's version, so a refused or overtaken copy is sent again later.
+//!
+//! **Late writes.** The event class (mirrored writes) and the bulk class (copies) are
+//! ordered each, not with each other: a write can arrive after a copy that holds it (the
+//! event class retransmitted it after a silence). Two rules keep it from putting older
+//! bytes back. A write from before the session (its version at or below `Begin`'s) is
+//! dropped: its regions are dirty at the source (the source waits for no peer while a
+//! session runs, so no such write was acknowledged as mirrored), and this session's copies
+//! carry it together with any unmirrored write after it. A write from the session is not
+//! applied over a region whose copy already holds it ([`ResyncTarget::superseded`]).
 //!
 //! **The target's own changes.** A target may hold regions the source never saw: a
 //! primary that wrote locally and died before its peer had the write comes back as the
@@ -48,6 +57,13 @@ pub enum ResyncMsg {
         session: u64,
         /// Regions to send (for progress).
         regions: u64,
+        /// The source's write version now: a mirrored write at or below it that arrives
+        /// from now on is already in this session's copies.
+        version: u64,
+        /// An online verify's repair (the role machines did not ask for it): a target
+        /// that is the mirrored secondary takes it at once; any other session waits for
+        /// the target's role machine to say "resync".
+        repair: bool,
     },
     /// Target: inconsistent now; send.
     Ready {
@@ -140,6 +156,9 @@ pub enum MsgError {
     /// Shorter or longer than its type says.
     #[error("resync message of type {0}: wrong length")]
     Length(u8),
+    /// A flag field holds neither 0 nor 1.
+    #[error("resync message of type {0}: a flag is neither 0 nor 1")]
+    Flag(u8),
 }
 
 impl ResyncMsg {
@@ -155,7 +174,12 @@ impl ResyncMsg {
             }
         };
         match self {
-            ResyncMsg::Begin { session, regions } => put(1, &[*session, *regions]),
+            ResyncMsg::Begin {
+                session,
+                regions,
+                version,
+                repair,
+            } => put(1, &[*session, *regions, *version, u64::from(*repair)]),
             ResyncMsg::Ready { session } => put(2, &[*session]),
             ResyncMsg::Region {
                 session,
@@ -211,10 +235,16 @@ impl ResyncMsg {
         };
         Ok(match ty {
             1 => {
-                exact(16)?;
+                exact(32)?;
                 ResyncMsg::Begin {
                     session: field(0)?,
                     regions: field(1)?,
+                    version: field(2)?,
+                    repair: match field(3)? {
+                        0 => false,
+                        1 => true,
+                        _ => return Err(MsgError::Flag(ty)),
+                    },
                 }
             }
             2 | 6 => {
@@ -337,6 +367,8 @@ pub struct ResyncSource {
     begun: bool,
     /// The generation history `End` carries.
     history: Vec<u64>,
+    /// A verify's repair (see [`ResyncMsg::Begin`]).
+    repair: bool,
 }
 
 impl ResyncSource {
@@ -355,7 +387,13 @@ impl ResyncSource {
             total: dirty,
             begun: false,
             history: Vec::new(),
+            repair: false,
         }
+    }
+
+    /// Marks the session as an online verify's repair (before the first poll).
+    pub fn set_repair(&mut self) {
+        self.repair = true;
     }
 
     /// The generation history the target adopts at the end (newest first, at most
@@ -405,6 +443,8 @@ impl ResyncSource {
                     out.push(SourceAction::Send(ResyncMsg::Begin {
                         session: self.session,
                         regions: self.total,
+                        version: self.version,
+                        repair: self.repair,
                     }));
                 }
             }
@@ -512,8 +552,14 @@ pub enum TargetAction {
 #[derive(Clone, Debug, Default)]
 pub struct ResyncTarget {
     session: Option<u64>,
-    /// The newest version applied per region in this session (writes and copies).
+    /// The newest version applied per region in this session (writes and copies), and
+    /// after its `End` the copies newer than every write applied since (one entry per
+    /// region copied: memory grows with the regions a session copies).
     applied: HashMap<u64, u64>,
+    /// The newest mirrored write applied.
+    writes_upto: u64,
+    /// The last `Begin`'s version: mirrored writes at or below it are dropped.
+    begin_version: u64,
     /// Regions received so far in this session, and planned.
     received: u64,
     planned: u64,
@@ -535,8 +581,38 @@ impl ResyncTarget {
         (self.received, self.planned.max(self.received))
     }
 
+    /// True for a mirrored write from before the last `Begin` (see the module docs): it
+    /// is dropped, unanswered (the source waits for no answer to it).
+    pub fn from_before_session(&self, version: u64) -> bool {
+        version <= self.begin_version
+    }
+
+    /// Forgets everything: the MSL session ended, and with it every message of the
+    /// source's (a new source process numbers its writes from the start again).
+    pub fn reset(&mut self) {
+        *self = ResyncTarget::default();
+    }
+
+    /// True when a copy of `region` applied in this session already holds the client
+    /// write of `version`: a copy holds every write with a version up to its own, so the
+    /// write, arriving late (the event class retransmitted it after the bulk class's
+    /// copy), must not put older bytes over it.
+    pub fn superseded(&self, region: u64, version: u64) -> bool {
+        self.applied.get(&region).is_some_and(|&v| v >= version)
+    }
+
     /// A mirrored client write of `regions` with `version` was applied.
     pub fn on_write(&mut self, regions: std::ops::Range<u64>, version: u64) {
+        self.writes_upto = self.writes_upto.max(version);
+        if self.session.is_none() {
+            // Between sessions only late writes are checked, and they come in version
+            // order: nothing at or below this one can supersede a later write.
+            if !self.applied.is_empty() {
+                let upto = self.writes_upto;
+                self.applied.retain(|_, v| *v > upto);
+            }
+            return;
+        }
         for r in regions {
             let v = self.applied.entry(r).or_insert(version);
             *v = (*v).max(version);
@@ -546,10 +622,16 @@ impl ResyncTarget {
     /// A message from the source.
     pub fn on_msg(&mut self, msg: &ResyncMsg) -> Option<TargetAction> {
         match *msg {
-            ResyncMsg::Begin { session, regions } => {
+            ResyncMsg::Begin {
+                session,
+                regions,
+                version,
+                ..
+            } => {
                 // A new session replaces any other (the source restarted or the link did).
                 self.session = Some(session);
                 self.applied.clear();
+                self.begin_version = version;
                 self.received = 0;
                 self.planned = regions;
                 Some(TargetAction::MarkInconsistentThenSend(ResyncMsg::Ready {
@@ -578,8 +660,11 @@ impl ResyncTarget {
                 }
             }
             ResyncMsg::End { session, .. } if Some(session) == self.session => {
+                // The copies' versions stay until the next `Begin`: a mirrored write the
+                // event class delivers after the `End` may be older than a copy that holds
+                // it (see `superseded`); `on_write` drops them as the writes catch up.
                 self.session = None;
-                self.applied.clear();
+                self.applied.retain(|_, v| *v > self.writes_upto);
                 Some(TargetAction::MarkConsistentThenSend(ResyncMsg::Done {
                     session,
                 }))

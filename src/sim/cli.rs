@@ -1,4 +1,4 @@
-//! `sft3 sim --seeds N [--start S] [--trace SEED] [--json] [--trace-dir DIR]`.
+//! `sft3 sim --seeds N [--start S] [--trace SEED] [--json] [--trace-dir DIR] [--volume]`.
 //!
 //! | flag | what |
 //! |---|---|
@@ -8,6 +8,8 @@
 //! | `--json` | the summary as one JSON object |
 //! | `--trace-dir DIR` | write each failing seed's trace to `DIR/seed-N.trace` |
 //! | `--fault-ms`, `--settle-ms`, `--lans` | the [`SimConfig`] |
+//! | `--volume` | each server mirrors a volume ([`VolumeConfig`]'s defaults) and a client writes to the one serving; after the repair the volumes must be equal and hold every acknowledged write |
+//! | `--resync-rate B` | with `--volume`: resync bytes per second at most (default 2 MiB/s, so faults land mid-resync; 0: unlimited) |
 //!
 //! Exit status 0 when every seed passed, 1 otherwise (2 for usage errors, from clap).
 
@@ -16,7 +18,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{run_seed, sweep, SimConfig};
+use super::{run_seed, sweep, SimConfig, VolumeConfig};
 
 /// Arguments of `sft3 sim`.
 #[derive(Args, Debug, Clone)]
@@ -45,6 +47,12 @@ pub struct SimArgs {
     /// LAN adapters per server.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
     pub lans: u8,
+    /// Mirror a volume on each server, with a client writing.
+    #[arg(long)]
+    pub volume: bool,
+    /// With --volume: resync bytes per second at most (0: unlimited).
+    #[arg(long, value_name = "BYTES", default_value_t = VolumeConfig::default().resync_rate)]
+    pub resync_rate: u64,
 }
 
 impl SimArgs {
@@ -53,6 +61,10 @@ impl SimArgs {
             lans: self.lans as usize,
             fault_phase: Duration::from_millis(self.fault_ms),
             settle: Duration::from_millis(self.settle_ms),
+            volume: self.volume.then_some(VolumeConfig {
+                resync_rate: self.resync_rate,
+                ..VolumeConfig::default()
+            }),
         }
     }
 
@@ -68,6 +80,12 @@ impl SimArgs {
         }
         if self.lans as usize != d.lans {
             s.push_str(&format!(" --lans {}", self.lans));
+        }
+        if self.volume {
+            s.push_str(" --volume");
+            if self.resync_rate != VolumeConfig::default().resync_rate {
+                s.push_str(&format!(" --resync-rate {}", self.resync_rate));
+            }
         }
         s
     }
@@ -132,6 +150,17 @@ pub fn run(args: SimArgs) -> i32 {
             summary.stats.dual_serving,
             summary.stats.dual_serving_max,
         );
+        if args.volume {
+            println!(
+                "volumes: {} client writes acknowledged; equal after every repair: {}",
+                summary.stats.writes_acked,
+                if summary.failures.is_empty() {
+                    "yes"
+                } else {
+                    "no (see the failures)"
+                }
+            );
+        }
         if !summary.failures.is_empty() {
             let seeds: Vec<String> = summary.failures.iter().map(|f| f.0.to_string()).collect();
             println!("failing seeds: {}", seeds.join(" "));

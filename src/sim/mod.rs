@@ -23,11 +23,14 @@ pub mod pair;
 pub mod schedule;
 pub mod server;
 pub mod trace;
+pub mod volume;
+pub mod writes;
 
 use std::time::{Duration, Instant};
 
 pub use pair::{Pair, PairStats, HEAL_GRACE};
 pub use trace::{Rng, Trace};
+pub use volume::VolumeConfig;
 
 use crate::role::{Command, RoleState};
 
@@ -40,6 +43,8 @@ pub struct SimConfig {
     pub fault_phase: Duration,
     /// Each of the two settle periods of the repair (default 500 ms).
     pub settle: Duration,
+    /// Mirrored volumes and a writing client (default: none).
+    pub volume: Option<VolumeConfig>,
 }
 
 impl Default for SimConfig {
@@ -48,6 +53,7 @@ impl Default for SimConfig {
             lans: 2,
             fault_phase: Duration::from_millis(1000),
             settle: Duration::from_millis(500),
+            volume: None,
         }
     }
 }
@@ -80,10 +86,22 @@ pub fn run_seed(seed: u64, cfg: &SimConfig) -> SeedOutcome {
     let prios = [rng.below(3) as u8, rng.below(3) as u8];
     let lans = cfg.lans.clamp(1, 8);
     let mut p = Pair::new(seed, lans, prios);
+    if let Some(v) = cfg.volume {
+        p = p.with_volumes(v);
+    }
     p.trace.push(
         Duration::ZERO,
         0,
-        &format!("seed {seed}: priorities {prios:?}, {lans} LAN adapters per server"),
+        &format!(
+            "seed {seed}: priorities {prios:?}, {lans} LAN adapters per server{}",
+            match cfg.volume {
+                Some(v) => format!(
+                    ", volumes of {} bytes in regions of {}, resync at most {} bytes/s",
+                    v.size, v.region_size, v.resync_rate
+                ),
+                None => String::new(),
+            }
+        ),
     );
     p.start(0);
     let late = rng.ms(0, 150);
@@ -96,7 +114,13 @@ pub fn run_seed(seed: u64, cfg: &SimConfig) -> SeedOutcome {
         t += rng.ms(20, 250);
     }
     p.run_until(cfg.fault_phase);
-    let failure = repair_and_settle(&mut p, cfg);
+    let mut failure = repair_and_settle(&mut p, cfg);
+    if failure.is_none() && p.writes.is_some() {
+        failure = volumes_agree(&mut p);
+    }
+    if let Some(w) = &p.writes {
+        p.stats.writes_acked += w.stats.mirrored + w.stats.unmirrored;
+    }
     let simulated = p.now();
     SeedOutcome {
         seed,
@@ -132,6 +156,9 @@ fn repair_and_settle(p: &mut Pair, cfg: &SimConfig) -> Option<String> {
     let halted = |p: &Pair, i: usize| matches!(p.state(i), Some(RoleState::Halted(_)));
     if halted(p, 0) || halted(p, 1) {
         let survivor = if p.serving(0) { 1 } else { 2 };
+        if let Some(w) = p.writes.as_mut() {
+            w.survivor(survivor);
+        }
         for i in 0..2 {
             if halted(p, i) {
                 let now = p.now();
@@ -178,6 +205,97 @@ fn repair_and_settle(p: &mut Pair, cfg: &SimConfig) -> Option<String> {
     }
 }
 
+/// How long the volumes may take to be in sync once the pair has converged.
+const SYNC_LIMIT: Duration = Duration::from_secs(4);
+
+/// After the repair, with volumes: the client stops writing, and once every write is
+/// answered and the resync is done (within 4 s), both volumes must be equal and hold
+/// every acknowledged write ([`writes`]); `Some(why)` otherwise.
+pub fn volumes_agree(p: &mut Pair) -> Option<String> {
+    if let Some(w) = p.writes.as_mut() {
+        w.on = false;
+    }
+    let limit = p.now() + SYNC_LIMIT;
+    loop {
+        let t = p.now() + Duration::from_millis(10);
+        p.run_until(t);
+        if let Some(v) = &p.violation {
+            return Some(v.clone());
+        }
+        if in_sync(p) {
+            break;
+        }
+        if p.now() >= limit {
+            let why = format!(
+                "volumes not in sync {SYNC_LIMIT:?} after the pair converged: {}",
+                volume_state(p)
+            );
+            p.trace.push(p.now(), 0, &format!("FAILURE: {why}"));
+            return Some(why);
+        }
+    }
+    let (Some(a), Some(b)) = (p.disk(0), p.disk(1)) else {
+        return None;
+    };
+    let (a, b) = (a.data.bytes(), b.data.bytes());
+    let now = p.now();
+    let why = if let Some(at) = a.iter().zip(&b).position(|(x, y)| x != y) {
+        Some(format!(
+            "the volumes differ at byte {at} after the resync: s1 holds {}, s2 {}",
+            writes::describe_sector(&a, at),
+            writes::describe_sector(&b, at)
+        ))
+    } else {
+        p.writes.as_ref().and_then(|w| w.check(&a).err())
+    };
+    match &why {
+        Some(w) => p.trace.push(now, 0, &format!("FAILURE: {w}")),
+        None => p
+            .trace
+            .push(now, 0, "volumes equal, every acknowledged write held"),
+    }
+    why
+}
+
+/// Both volumes mirrored, no resync running, nothing dirty, every write answered.
+fn in_sync(p: &Pair) -> bool {
+    let answered = p.writes.as_ref().is_none_or(|w| w.settled());
+    answered
+        && (0..2).all(|i| {
+            p.servers[i]
+                .as_ref()
+                .and_then(|s| s.volume.as_ref())
+                .is_some_and(|v| {
+                    let st = v.status();
+                    st.resync.is_none()
+                        && st.dirty_regions == 0
+                        && (st.mode == "mirrored" || st.mode == "secondary")
+                })
+        })
+}
+
+fn volume_state(p: &Pair) -> String {
+    let mut v = Vec::new();
+    for i in 0..2 {
+        v.push(
+            match p.servers[i].as_ref().and_then(|s| s.volume.as_ref()) {
+                Some(vol) => {
+                    let st = vol.status();
+                    format!(
+                        "s{}: {} dirty {} resync {:?}",
+                        i + 1,
+                        st.mode,
+                        st.dirty_regions,
+                        st.resync.as_ref().map(|r| (r.role, r.done, r.total))
+                    )
+                }
+                None => format!("s{}: no volume", i + 1),
+            },
+        );
+    }
+    v.join(", ")
+}
+
 /// What a sweep of seeds gave.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
@@ -203,7 +321,7 @@ impl Summary {
     pub fn to_json(&self) -> String {
         let failing: Vec<String> = self.failures.iter().map(|f| f.0.to_string()).collect();
         format!(
-            "{{\"seeds\":{},\"failures\":{},\"failing_seeds\":[{}],\"seeds_per_sec\":{:.1},\"simulated_s\":{:.3},\"elapsed_s\":{:.3},\"decisions\":{},\"serve_starts\":{},\"takeovers\":{},\"faults\":{},\"process_starts\":{},\"dual_serving\":{},\"dual_serving_max_ms\":{:.3}}}",
+            "{{\"seeds\":{},\"failures\":{},\"failing_seeds\":[{}],\"seeds_per_sec\":{:.1},\"simulated_s\":{:.3},\"elapsed_s\":{:.3},\"decisions\":{},\"serve_starts\":{},\"takeovers\":{},\"faults\":{},\"process_starts\":{},\"dual_serving\":{},\"dual_serving_max_ms\":{:.3},\"writes_acked\":{}}}",
             self.seeds,
             self.failures.len(),
             failing.join(","),
@@ -217,6 +335,7 @@ impl Summary {
             self.stats.starts,
             self.stats.dual_serving,
             self.stats.dual_serving_max.as_secs_f64() * 1e3,
+            self.stats.writes_acked,
         )
     }
 }
@@ -236,6 +355,7 @@ pub fn sweep(start: u64, n: u64, cfg: &SimConfig, mut each: impl FnMut(&SeedOutc
         s.stats.starts += o.stats.starts;
         s.stats.dual_serving += o.stats.dual_serving;
         s.stats.dual_serving_max = s.stats.dual_serving_max.max(o.stats.dual_serving_max);
+        s.stats.writes_acked += o.stats.writes_acked;
         if let Some(f) = &o.failure {
             s.failures.push((seed, f.clone()));
         }

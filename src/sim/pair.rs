@@ -21,6 +21,10 @@
 //! | one servicer | (stricter than §3.1, which names LAN paths only) both servers serve clients while some path between them (the MSL or a LAN segment) has been clean (no fault on it or its adapters, both processes running, neither frozen) for longer than [`HEAL_GRACE`] |
 //! | never serve unsafely | a server serves while its role machine is not a primary, is not serving, or its data is not consistent |
 //!
+//! With volumes ([`Pair::with_volumes`]) a client writes to whichever server serves, and
+//! after the repair the two volumes must be equal and hold every acknowledged write
+//! ([`super::writes`]).
+//!
 //! [`HEAL_GRACE`] is the only allowance: two primaries can exist while they cannot hear
 //! each other (a full partition, or a path so lossy that four state packets in a row were
 //! lost while the MSL was cut); once a path is clean again, the next state packet (5 ms)
@@ -37,7 +41,9 @@ use crate::role::RoleState;
 use crate::wire::state::StateFlags;
 
 use super::server::{Hardware, ProcessConfig, Server};
-use super::trace::Trace;
+use super::trace::{Rng, Trace};
+use super::volume::{SimDisk, VolumeConfig};
+use super::writes::{WriteBook, BLOCK};
 
 /// How long two servers may both serve after a path between them became clean.
 pub const HEAL_GRACE: Duration = Duration::from_millis(60);
@@ -81,6 +87,8 @@ pub struct PairStats {
     pub dual_serving: u64,
     /// The longest of those.
     pub dual_serving_max: Duration,
+    /// Client writes acknowledged (with volumes).
+    pub writes_acked: u64,
 }
 
 /// The two servers and their world.
@@ -122,6 +130,9 @@ pub struct Pair {
     pub violation: Option<String>,
     /// Counts.
     pub stats: PairStats,
+    /// The client's writes, when the servers mirror a volume.
+    pub writes: Option<WriteBook>,
+    seed: u64,
 }
 
 /// Base faults of every medium: a veth-like delay with a little jitter.
@@ -163,8 +174,16 @@ impl Pair {
             stations.push(st);
         }
         let hw = [
-            Hardware { msl: m1, lans: l1 },
-            Hardware { msl: m2, lans: l2 },
+            Hardware {
+                msl: m1,
+                lans: l1,
+                disk: None,
+            },
+            Hardware {
+                msl: m2,
+                lans: l2,
+                disk: None,
+            },
         ];
         Pair {
             net,
@@ -191,6 +210,30 @@ impl Pair {
             trace: Trace::new(),
             violation: None,
             stats: PairStats::default(),
+            writes: None,
+            seed,
+        }
+    }
+
+    /// The same pair with a mirrored volume on each server (empty disks) and a client
+    /// writing to whichever server serves.
+    pub fn with_volumes(mut self, cfg: VolumeConfig) -> Pair {
+        for hw in &mut self.hw {
+            hw.disk = Some(SimDisk::new(cfg));
+        }
+        self.writes = Some(WriteBook::new(cfg.size, Rng::new(self.seed, 3)));
+        self
+    }
+
+    /// Server `i`'s disks, when it has a volume.
+    pub fn disk(&self, i: usize) -> Option<&SimDisk> {
+        self.hw[i].disk.as_ref()
+    }
+
+    /// Power lost on server `i`'s disks: what was not synced is kept or lost by sector.
+    pub fn power_cut(&mut self, i: usize, rng: &mut Rng) {
+        if let Some(d) = &self.hw[i].disk {
+            d.power_cut(rng);
         }
     }
 
@@ -220,7 +263,13 @@ impl Pair {
             cfg.id,
             &format!("process start (incarnation {})", cfg.incarnation),
         );
-        self.servers[i] = Some(Server::start(&cfg, &self.hw[i], now));
+        match Server::start(&cfg, &self.hw[i], now) {
+            Ok(s) => self.servers[i] = Some(s),
+            Err(e) => {
+                self.servers[i] = None;
+                self.fail(now, format!("s{} cannot start: {e}", cfg.id));
+            }
+        }
         self.restart_at[i] = None;
         self.frozen_until[i] = None;
         self.running_since[i] = now;
@@ -365,6 +414,9 @@ impl Pair {
                 t = t.min(f);
             }
         }
+        if let Some(w) = self.writes.as_ref().and_then(WriteBook::next_at) {
+            t = t.min(w);
+        }
         t
     }
 
@@ -414,6 +466,7 @@ impl Pair {
             }
             self.next_station = now + STATION_INTERVAL;
         }
+        self.client_write(now);
         for i in 0..2 {
             match self.frozen_until[i] {
                 Some(t) if t > now => continue,
@@ -452,6 +505,34 @@ impl Pair {
                     self.restart_at[i] = Some(now + RESTART_DELAY);
                 }
             }
+        }
+        if let Some(w) = self.writes.as_mut() {
+            w.poll(now, &mut self.trace);
+        }
+    }
+
+    /// The client's next write, when due, to the server that serves (none: skipped).
+    fn client_write(&mut self, now: Duration) {
+        let Some(w) = self.writes.as_mut().filter(|w| w.due(now)) else {
+            return;
+        };
+        let Some(i) = (0..2).find(|&i| {
+            self.frozen_until[i].is_none() && self.servers[i].as_ref().is_some_and(Server::serving)
+        }) else {
+            w.skip(now);
+            return;
+        };
+        let (offset, data, seq) = w.issue(now);
+        let Some(s) = self.servers[i].as_mut() else {
+            return;
+        };
+        if let Some(rx) = s.client_write(now, offset, data) {
+            self.trace.push(
+                now,
+                s.id,
+                &format!("client write {seq} (block {})", offset / BLOCK as u64),
+            );
+            w.pending(s.id, offset, seq, rx);
         }
     }
 

@@ -12,7 +12,7 @@
 //! | impair | loss, duplication, reordering, delay and jitter, corruption on one adapter (any mix) |
 //! | degrade | one LAN adapter: heavy loss and corruption (receive errors) |
 //! | clear | one adapter back to normal |
-//! | power | a server's process dies and its adapters lose carrier at once |
+//! | power | a server's process dies and its adapters lose carrier at once; with volumes, what its disks had not synced survives by sector or not (torn) |
 //! | freeze | a server's whole process stops running for 1–150 ms (starved, SIGSTOP); one time in three both servers at once (the host paused) |
 //! | station | the station on one LAN segment falls silent, or sends again (scenario 5) |
 //! | split | the MSL or one LAN segment no longer joins the servers (each still hears its station): with all of them split, a full partition |
@@ -196,6 +196,7 @@ pub fn random_fault(p: &mut Pair, rng: &mut Rng) {
             // Power lost: the process and every carrier at once.
             let back = (rng.below(2) > 0).then(|| rng.ms(20, 300));
             p.crash(i, back);
+            p.power_cut(i, rng);
             for k in 0..=lans {
                 let mut x = p.faults[i][k];
                 x.carrier_down = true;

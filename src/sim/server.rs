@@ -21,6 +21,7 @@ use crate::link::{Link, LinkStatus};
 use crate::msl::driver::DriverEvent;
 use crate::msl::{CloseReason, Msl, MslConfig, MslEvent, MslState, Priority};
 use crate::node::plane::{PlaneConfig, TICK};
+use crate::node::volume::{ServiceOut, VolumeIn, WriteDone};
 use crate::node::{Exit, Plane, ResyncStart, Service};
 use crate::role::{ResyncKind, ResyncRole, RoleConfig, RoleMachine};
 use crate::wire::addr::Net;
@@ -28,6 +29,7 @@ use crate::wire::auth::AuthKey;
 use crate::wire::ethernet::Framing;
 
 use super::trace::Trace;
+use super::volume::{SimDisk, SimVolume, TurnOut, VolumeQueue};
 
 /// How long a stopping server waits for its control messages to be acknowledged (the
 /// daemon's `FLUSH_LIMIT`).
@@ -43,18 +45,39 @@ pub struct ServiceState {
     pub advertising: bool,
     /// Calls since the trace last took them.
     pub calls: Vec<&'static str>,
+    /// The volume's queue, when the server has one: the calls go there too, as the
+    /// daemon's volume service sends them to its thread.
+    pub volume: Option<VolumeQueue>,
 }
 
-/// The simulator's [`Service`]: records, serves nothing; a resync of no data completes at
-/// once, as in the daemon.
+/// The simulator's [`Service`]: records the calls; with a volume, passes them on to it as
+/// the daemon's volume service does; without one a resync of no data completes at once,
+/// as in the daemon.
 #[derive(Clone, Debug, Default)]
 pub struct SimService(pub Arc<Mutex<ServiceState>>);
 
 impl SimService {
     fn with(&self, call: &'static str, f: impl FnOnce(&mut ServiceState)) {
-        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut s);
-        s.calls.push(call);
+        self.with_state(|s| {
+            f(s);
+            s.calls.push(call);
+        });
+    }
+
+    fn with_state(&self, f: impl FnOnce(&mut ServiceState)) {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// Records `call` and passes `m` to the volume; true when there is one.
+    fn to_volume(&self, call: &'static str, m: VolumeIn) -> bool {
+        let mut has = false;
+        self.with(call, |s| {
+            if let Some(q) = &s.volume {
+                q.push(m);
+                has = true;
+            }
+        });
+        has
     }
 
     /// Serving clients now.
@@ -69,10 +92,12 @@ impl SimService {
 
 impl Service for SimService {
     fn start_serving(&mut self) {
-        self.with("start_serving", |s| s.serving = true);
+        self.to_volume("start_serving", VolumeIn::Serving(true));
+        self.with_state(|s| s.serving = true);
     }
     fn stop_serving(&mut self) {
-        self.with("stop_serving", |s| s.serving = false);
+        self.to_volume("stop_serving", VolumeIn::Serving(false));
+        self.with_state(|s| s.serving = false);
     }
     fn advertise(&mut self) {
         self.with("advertise", |s| s.advertising = true);
@@ -81,14 +106,17 @@ impl Service for SimService {
         self.with("withdraw", |s| s.advertising = false);
     }
     fn start_tracking(&mut self) {
-        self.with("start_tracking", |_| {});
+        self.to_volume("start_tracking", VolumeIn::StartTracking);
     }
     fn stop_tracking(&mut self) {
-        self.with("stop_tracking", |_| {});
+        self.to_volume("stop_tracking", VolumeIn::StopTracking);
     }
-    fn start_resync(&mut self, _role: ResyncRole, _kind: ResyncKind) -> ResyncStart {
-        self.with("start_resync", |_| {});
-        ResyncStart::NothingToCopy
+    fn start_resync(&mut self, role: ResyncRole, kind: ResyncKind) -> ResyncStart {
+        if self.to_volume("start_resync", VolumeIn::StartResync(role, kind)) {
+            ResyncStart::Started
+        } else {
+            ResyncStart::NothingToCopy
+        }
     }
 }
 
@@ -99,6 +127,8 @@ pub struct Hardware {
     pub msl: SimAdapter,
     /// The LAN adapters, by position.
     pub lans: Vec<SimAdapter>,
+    /// The volume's and the journal's disks, when the servers mirror a volume.
+    pub disk: Option<SimDisk>,
 }
 
 /// What a process is configured with (the daemon's defaults, a key on both links).
@@ -126,6 +156,8 @@ pub struct Server {
     pub msl: Msl,
     /// What the role actions drove.
     pub service: SimService,
+    /// The mirrored volume, when the hardware has disks (until the process stops).
+    pub volume: Option<SimVolume>,
     hw: Hardware,
     next_tick: Duration,
     msl_status: LinkStatus,
@@ -141,13 +173,27 @@ pub struct Server {
 
 impl Server {
     /// Starts a process on `hw` at `now` (as `node::start_with` and the control-plane
-    /// thread do, in that order).
-    pub fn start(cfg: &ProcessConfig, hw: &Hardware, now: Duration) -> Server {
+    /// thread do, in that order); refused when its volume cannot be opened.
+    pub fn start(cfg: &ProcessConfig, hw: &Hardware, now: Duration) -> Result<Server, String> {
         let id = cfg.id;
         let name = format!("SFT-{id}");
+        // As in the daemon: the volume first, and the role machine from its journal
+        // (scenario 8: an interrupted resync target must not serve).
+        let mut rcfg = RoleConfig::new(id, cfg.priority);
+        let volume = match &hw.disk {
+            Some(d) => {
+                let seed = cfg.incarnation.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ id;
+                let o = SimVolume::open(d, id, seed, now)?;
+                rcfg.data_consistent = o.state.consistent;
+                rcfg.history = o.state.history;
+                rcfg.tracked_since = o.state.tracked_since;
+                Some(o.volume)
+            }
+            None => None,
+        };
         // As in the daemon: the first hello announces a starting server (the plane then
         // keeps the announcement current).
-        let role = RoleMachine::new(RoleConfig::new(id, cfg.priority), now);
+        let role = RoleMachine::new(rcfg.clone(), now);
         let mut mcfg = MslConfig::new(id, cfg.incarnation, hw.msl.info().mac).with_name(&name);
         mcfg.key = cfg.key;
         mcfg.priority = cfg.priority;
@@ -155,9 +201,16 @@ impl Server {
         mcfg.flags = role.flags();
         mcfg.history = role.history().iter().copied().collect();
         mcfg.tracked_since = role.config().tracked_since;
+        if let Some(d) = &hw.disk {
+            // The handshake refuses a peer whose volume does not match.
+            let g = d.geometry();
+            mcfg.compat.volume_size = g.volume_size;
+            mcfg.compat.region_size = g.region_size;
+        }
         let msl = Msl::new(mcfg, now);
 
         let mut pcfg = PlaneConfig::new(id, cfg.priority, cfg.incarnation);
+        pcfg.role = rcfg;
         pcfg.name = name;
         pcfg.key = cfg.key;
         pcfg.engine_net = Net(0x5f70_0001);
@@ -171,6 +224,7 @@ impl Server {
             });
         }
         let service = SimService::default();
+        service.with_state(|s| s.volume = volume.as_ref().map(|v| v.queue.clone()));
         // Built here from valid pieces (at most 8 adapters): it cannot be refused.
         let mut plane = Plane::assemble(&pcfg, Box::new(service.clone()), now)
             .expect("a valid plane configuration");
@@ -183,12 +237,13 @@ impl Server {
         let msl_status = hw.msl.net().status(hw.msl.id());
         plane.msl_event(now, DriverEvent::Link(msl_status));
         plane.tick(now);
-        Server {
+        let mut server = Server {
             id,
             incarnation: cfg.incarnation,
             plane,
             msl,
             service,
+            volume,
             hw: hw.clone(),
             next_tick: now + TICK,
             msl_status,
@@ -197,7 +252,9 @@ impl Server {
             buf: vec![0u8; 2048.max(MAX_FRAME_LEN)],
             deadline: Some(now),
             started: now,
-        }
+        };
+        server.deadline = server.compute_deadline();
+        Ok(server)
     }
 
     /// True while it serves clients (as its service was asked).
@@ -227,6 +284,7 @@ impl Server {
             self.plane.next_deadline(),
             self.msl.poll_timeout(),
             Some(self.next_tick),
+            self.volume.as_ref().map(SimVolume::next_wake),
         ]
         .into_iter()
         .flatten()
@@ -241,6 +299,9 @@ impl Server {
         }
         if self.stopping.is_some() {
             return false;
+        }
+        if self.volume.as_ref().is_some_and(|v| v.has_work(now)) {
+            return true;
         }
         let msl = &self.hw.msl;
         msl.net().status(msl.id()) != self.msl_status
@@ -281,7 +342,9 @@ impl Server {
             if let Some(t) = event_text(&ev) {
                 trace.push(now, self.id, &t);
             }
-            self.plane.msl_event(now, DriverEvent::Msl(ev));
+            if let Some(ev) = self.volume_event(ev) {
+                self.plane.msl_event(now, DriverEvent::Msl(ev));
+            }
         }
         if let Some((exit, until)) = self.stopping {
             let flushed =
@@ -325,6 +388,7 @@ impl Server {
             self.next_tick = now + TICK;
         }
         self.drain(now, trace);
+        self.volume_turn(now, trace);
         if let Some(exit) = self.plane.exit {
             // The daemon's shutdown: the final state round, then the control queue gets
             // its chance to be acknowledged before the MSL closes.
@@ -338,6 +402,11 @@ impl Server {
             });
             self.buf = tx;
             self.stopping = Some((exit, now + FLUSH_LIMIT));
+            // As the daemon's volume stopper: synced and flushed, then gone.
+            if let Some(mut v) = self.volume.take() {
+                let out = v.stop(now);
+                self.volume_out(now, out, trace);
+            }
         }
         self.msl_transmit(now);
         None
@@ -352,6 +421,82 @@ impl Server {
             self.msl_transmit(now);
             self.deadline = self.compute_deadline();
         }
+    }
+
+    /// A client write to this process's volume (none without one, or once stopping); see
+    /// [`SimVolume::write`].
+    pub fn client_write(
+        &mut self,
+        now: Duration,
+        offset: u64,
+        data: Vec<u8>,
+    ) -> Option<tokio::sync::oneshot::Receiver<Result<WriteDone, String>>> {
+        if self.stopping.is_some() {
+            return None;
+        }
+        let rx = self.volume.as_ref()?.write(offset, data);
+        self.deadline = Some(now);
+        Some(rx)
+    }
+
+    /// Routes an MSL event as the daemon's event loop does: the volume's classes to the
+    /// volume only, the session's ends to both; `None` when the plane does not see it.
+    fn volume_event(&mut self, ev: MslEvent) -> Option<MslEvent> {
+        let Some(v) = &self.volume else {
+            return Some(ev);
+        };
+        match ev {
+            MslEvent::Delivered { priority, message } if priority != Priority::Control => {
+                v.queue.push(VolumeIn::Msl(priority, message));
+                return None;
+            }
+            // The volume keeps its regions dirty: nothing to do about a lost copy.
+            MslEvent::Lost { priority, .. } if priority != Priority::Control => return None,
+            MslEvent::Up { .. } => v.queue.push(VolumeIn::Session(true)),
+            MslEvent::Closed { .. } | MslEvent::Restarted { .. } | MslEvent::Refused { .. } => {
+                v.queue.push(VolumeIn::Session(false))
+            }
+            _ => {}
+        }
+        Some(ev)
+    }
+
+    /// The volume's turn, then what it told the plane, and the plane's answers (a few
+    /// rounds: a generation told makes the role machine call the service again).
+    fn volume_turn(&mut self, now: Duration, trace: &mut Trace) {
+        for _ in 0..4 {
+            let Some(v) = self.volume.as_mut() else {
+                return;
+            };
+            if !v.has_work(now) {
+                return;
+            }
+            let out = v.turn(now);
+            if !self.volume_out(now, out, trace) {
+                return;
+            }
+            self.drain(now, trace);
+        }
+    }
+
+    /// Passes on a volume turn's output; true when it told the plane something.
+    fn volume_out(&mut self, now: Duration, out: TurnOut, trace: &mut Trace) -> bool {
+        for (p, m) in out.sent {
+            if self.msl.send(p, &m).is_err() {
+                self.plane.msl_send_errors += 1;
+            }
+        }
+        let told = !out.told.is_empty();
+        for t in out.told {
+            match t {
+                ServiceOut::Input(i) => {
+                    trace.push(now, self.id, &format!("volume: {i:?}"));
+                    self.plane.service_input(now, i);
+                }
+                ServiceOut::Notice(sev, text, ev) => self.plane.service_report(now, sev, text, ev),
+            }
+        }
+        told
     }
 
     /// What the plane produced: MSL messages into the core, notices and service calls
@@ -417,10 +562,13 @@ fn event_text(ev: &MslEvent) -> Option<String> {
         MslEvent::Refused { reason, .. } => format!("msl refused ({})", reason.0),
         MslEvent::Closed { .. } => "msl closed by peer".into(),
         MslEvent::AuthFailing { .. } => "msl auth failing".into(),
-        MslEvent::Delivered { message, .. } => {
+        MslEvent::Delivered {
+            priority: Priority::Control,
+            message,
+        } => {
             let m = crate::role::RoleMessage::decode(message)?;
             format!("msl message {m:?}")
         }
-        MslEvent::Lost { .. } => return None,
+        MslEvent::Delivered { .. } | MslEvent::Lost { .. } => return None,
     })
 }

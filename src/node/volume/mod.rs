@@ -42,8 +42,10 @@ use crate::role::{Input, ResyncKind, ResyncRole, Severity};
 
 use super::runtime::{ResyncStart, Service};
 
+pub(crate) use open::open_journal;
 pub use open::{open, OpenedVolume};
 pub use status::{ResyncStatus, VerifyStatus, VolumeStatus};
+pub(crate) use worker::{Parts, VolumeIo, Worker};
 
 /// Longest client write or read through the control socket, bytes.
 pub const MAX_IO: u64 = 16 << 20;

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 
 use crate::journal::{
-    FileStore, Geometry, Journal, JournalState, Opened, Store, DEFAULT_EXTENT_REGIONS,
+    FileStore, Geometry, Journal, JournalError, JournalState, Opened, Store, DEFAULT_EXTENT_REGIONS,
 };
 use crate::node::config::VolumeSection;
 
@@ -80,27 +80,8 @@ pub fn open(cfg: &VolumeSection) -> anyhow::Result<OpenedVolume> {
     let journal_existed = exists_nonempty(&cfg.journal);
     let store = FileStore::open(&cfg.journal, true)
         .with_context(|| format!("opening the journal {}", cfg.journal.display()))?;
-    let (mut journal, mut how) = Journal::open(store, geometry)
+    let (journal, how) = open_journal(store, geometry, created, journal_existed)
         .with_context(|| format!("reading the journal {}", cfg.journal.display()))?;
-    if how == Opened::Created {
-        // A new volume is consistent: it is all zeros, like any other new one. An existing
-        // volume without its journal is the operator's data: it may serve, but every region
-        // may differ from the peer's.
-        journal
-            .set_state(JournalState {
-                consistent: true,
-                ..JournalState::default()
-            })
-            .context("writing the new journal")?;
-        if !created {
-            journal.mark_all().context("marking the volume dirty")?;
-            how = Opened::Rebuilt(if journal_existed {
-                "the journal was empty".into()
-            } else {
-                "no journal beside an existing volume".into()
-            });
-        }
-    }
     Ok(OpenedVolume {
         cfg: cfg.clone(),
         data,
@@ -108,6 +89,35 @@ pub fn open(cfg: &VolumeSection) -> anyhow::Result<OpenedVolume> {
         how,
         created,
     })
+}
+
+/// Opens the journal in `store` for a volume of `geometry` (`volume_created`: the volume
+/// was made just now; `journal_existed`: the store held bytes before). A new journal beside
+/// a new volume is consistent: the volume is all zeros, like any other new one. A new one
+/// beside an existing volume (the operator's data) may serve, but marks every region: any
+/// of them may differ from the peer's ([`Opened::Rebuilt`]).
+pub(crate) fn open_journal<S: Store>(
+    store: S,
+    geometry: Geometry,
+    volume_created: bool,
+    journal_existed: bool,
+) -> Result<(Journal<S>, Opened), JournalError> {
+    let (mut journal, mut how) = Journal::open(store, geometry)?;
+    if how == Opened::Created {
+        journal.set_state(JournalState {
+            consistent: true,
+            ..JournalState::default()
+        })?;
+        if !volume_created {
+            journal.mark_all()?;
+            how = Opened::Rebuilt(if journal_existed {
+                "the journal was empty".into()
+            } else {
+                "no journal beside an existing volume".into()
+            });
+        }
+    }
+    Ok((journal, how))
 }
 
 fn exists_nonempty(p: &Path) -> bool {

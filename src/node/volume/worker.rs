@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::status::{ResyncStatus, VerifyStatus, VolumeStatus};
-use super::{ServiceOut, VolumeIn, WriteDone, MAX_IO};
-use crate::journal::mirror::{MirrorMsg, Mode, WriteAction, WriteId, WritePath};
-use crate::journal::resync::{ResyncSource, ResyncTarget};
+use super::{ServiceOut, VolumeIn, WriteDone};
+use crate::journal::mirror::{Mode, WriteId, WritePath};
+use crate::journal::resync::{ResyncMsg, ResyncSource, ResyncTarget};
 use crate::journal::{Geometry, Journal, Opened, Store};
 use crate::msl::Priority;
 use crate::node::config::VolumeSection;
@@ -19,6 +19,7 @@ use crate::role::Severity;
 
 mod resync;
 mod verify;
+mod writes;
 
 /// Cleared bits and hot extents are written back this often.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -29,11 +30,14 @@ const FLUSH_RESYNCING: Duration = Duration::from_millis(100);
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 /// After a turn that handled something, the status is republished this soon.
 const BUSY_PUBLISH: Duration = Duration::from_millis(5);
+/// Writes waiting for the peer when this server stopped serving are refused this long
+/// after (a stall's pause serves again within milliseconds).
+const ABANDON_AFTER: Duration = Duration::from_secs(1);
 /// Messages handled per turn before the resync gets its share again.
 const TURN: usize = 256;
 
 /// Notices of the volume (reports: they change no role).
-pub(super) mod text {
+pub(crate) mod text {
     pub const JOURNAL_REBUILT: &str =
         "change journal not trusted: every region marked dirty; the next resync is full";
     pub const JOURNAL_FAILED: &str = "change journal failed: client writes refused";
@@ -84,7 +88,7 @@ pub trait VolumeIo: Send {
 }
 
 /// The volume's logic over a volume `S` and its journal, talking through `I`.
-pub(super) struct Worker<S: Store, I: VolumeIo> {
+pub(crate) struct Worker<S: Store, I: VolumeIo> {
     cfg: VolumeSection,
     data: S,
     journal: Journal<S>,
@@ -107,6 +111,13 @@ pub(super) struct Worker<S: Store, I: VolumeIo> {
     /// bulk and event classes overtake its control class), in order; bytes held.
     held: std::collections::VecDeque<(Priority, Vec<u8>)>,
     held_bytes: usize,
+    /// When this server stopped serving, while it has not served since (and has not
+    /// answered its waiting writes yet).
+    stopped_serving: Option<Duration>,
+    /// The role machine asked for a resync as the target and it has not completed: only
+    /// then is a `Begin` that is not a verify's repair taken (a later one replaces an
+    /// earlier one, as the source's sessions do).
+    expect_begin: bool,
     /// Messages to send once the volume is synced (acks of applied copies and writes).
     after_sync: Vec<(Priority, Vec<u8>)>,
     io: I,
@@ -122,7 +133,7 @@ pub(super) struct Worker<S: Store, I: VolumeIo> {
 }
 
 /// A volume and its journal as opened, with how the journal was found.
-pub(super) struct Parts<S: Store> {
+pub(crate) struct Parts<S: Store> {
     pub cfg: VolumeSection,
     pub data: S,
     pub journal: Journal<S>,
@@ -130,7 +141,7 @@ pub(super) struct Parts<S: Store> {
 }
 
 impl<S: Store, I: VolumeIo> Worker<S, I> {
-    pub(super) fn new(
+    pub(crate) fn new(
         vol: Parts<S>,
         mut io: I,
         status: Arc<Mutex<Arc<VolumeStatus>>>,
@@ -177,6 +188,8 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
             held: std::collections::VecDeque::new(),
             held_bytes: 0,
             after_sync: Vec::new(),
+            stopped_serving: None,
+            expect_begin: false,
             io,
             status,
             ids: mix(clock ^ server_id.rotate_left(48)),
@@ -192,12 +205,7 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
     pub(super) fn run(mut self, rx: Receiver<VolumeIn>) {
         self.publish();
         'outer: loop {
-            let wait = if self.resync_wants_time() {
-                Duration::from_millis(2)
-            } else {
-                PUBLISH_EVERY
-            };
-            let first = match rx.recv_timeout(wait) {
+            let first = match rx.recv_timeout(self.wait()) {
                 Ok(m) => Some(m),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -220,6 +228,12 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
             }
             self.end_turn(busy);
         }
+        self.stop();
+    }
+
+    /// The end of the process's volume: what was applied is synced and answered, the
+    /// journal flushed; writes still waiting are refused.
+    pub(crate) fn stop(&mut self) {
         self.sync_and_answer();
         if let Err(e) = self.journal.flush() {
             eprintln!("sft3: flushing the change journal at stop: {e}");
@@ -232,9 +246,24 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
         self.publish();
     }
 
+    /// Its surroundings (a simulation reads what was sent and told).
+    pub(crate) fn io_mut(&mut self) -> &mut I {
+        &mut self.io
+    }
+
+    /// How long it may wait for a message before [`Worker::end_turn`] is due again (the
+    /// thread's receive timeout).
+    pub(crate) fn wait(&self) -> Duration {
+        if self.resync_wants_time() {
+            Duration::from_millis(2)
+        } else {
+            PUBLISH_EVERY
+        }
+    }
+
     /// After a batch of messages (`busy`) or a wait: one sync for what was applied, then
     /// the resync's and the verify's share, the periodic flush and status.
-    pub(super) fn end_turn(&mut self, busy: bool) {
+    pub(crate) fn end_turn(&mut self, busy: bool) {
         self.sync_and_answer();
         self.pump_source();
         self.pump_verify();
@@ -243,18 +272,29 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
     }
 
     /// One message (in the order they came).
-    pub(super) fn handle(&mut self, m: VolumeIn) {
+    pub(crate) fn handle(&mut self, m: VolumeIn) {
         match m {
             VolumeIn::Serving(on) => {
                 self.serving = on;
                 if on {
+                    self.stopped_serving = None;
                     self.stop_accepting();
+                } else {
+                    // A pause (a stall check) serves again within milliseconds; a server
+                    // that stopped for good answers its waiting writes after a while.
+                    self.stopped_serving = Some(self.io.now());
                 }
             }
             VolumeIn::StartTracking => self.start_tracking(),
             VolumeIn::StopTracking => self.stop_tracking(),
             VolumeIn::StartResync(role, kind) => self.start_resync(role, kind),
-            VolumeIn::Msl(p, m) if !self.accepting && for_target(p, &m) => {
+            VolumeIn::Msl(p, m)
+                if for_target(p, &m) && (!self.accepting || self.unasked_begin(p, &m)) =>
+            {
+                // A session the role machine has not asked for yet (its word comes on
+                // the control class, which the bulk class can overtake): held, and all
+                // that follows, until it does.
+                self.accepting = false;
                 if self.held_bytes + m.len() > MAX_HELD {
                     self.counts.1 += 1;
                     return;
@@ -269,10 +309,11 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
                     // A new session may not carry what this one lost: stop waiting for the
                     // peer now (the regions stay dirty; the role machine starts the next
                     // resync) and drop the session's state.
+                    self.end_source();
                     if self.path.mode() != Mode::Unmirrored {
                         self.set_mode(Mode::Unmirrored);
                     }
-                    self.source = None;
+                    self.target.reset();
                     self.after_sync.clear();
                     self.stop_accepting();
                     self.end_verify(Some("the MSL session ended".into()));
@@ -293,228 +334,16 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
         }
     }
 
-    // ---- client writes ----
-
-    fn client_write(
-        &mut self,
-        offset: u64,
-        data: Vec<u8>,
-        reply: tokio::sync::oneshot::Sender<Result<WriteDone, String>>,
-    ) {
-        let refuse = if let Some(f) = &self.failed {
-            Some(format!("volume failed earlier: {f}"))
-        } else if !self.serving {
-            Some("this server is not serving: write to the primary".to_string())
-        } else if data.is_empty() || data.len() as u64 > MAX_IO {
-            Some(format!("a write is 1 to {MAX_IO} bytes"))
-        } else if offset
-            .checked_add(data.len() as u64)
-            .is_none_or(|e| e > self.geometry.volume_size)
-        {
-            Some(format!(
-                "bytes {offset}..{} are past the volume's end ({})",
-                offset.saturating_add(data.len() as u64),
-                self.geometry.volume_size
-            ))
-        } else {
-            None
-        };
-        if let Some(why) = refuse {
-            self.counts.1 += 1;
-            let _ = reply.send(Err(why));
-            return;
-        }
-        let regions = self.journal.regions_of(offset, data.len() as u64);
-        let (id, version) = self.path.submit(regions);
-        self.writes.insert(
-            id,
-            ClientWrite {
-                offset,
-                data,
-                t0: self.io.now(),
-                version,
-                reply: Some(reply),
-            },
-        );
-        self.run_path();
-    }
-
-    fn run_path(&mut self) {
-        while let Some(a) = self.path.poll_action() {
-            match a {
-                WriteAction::Mark { id, regions } => match self.journal.mark(regions) {
-                    Ok(_) => self.path.marked(id),
-                    Err(e) => self.fail_write(id, text::JOURNAL_FAILED, e.to_string()),
-                },
-                WriteAction::WriteLocal { id } => {
-                    let Some(w) = self.writes.get(&id) else {
-                        continue;
-                    };
-                    let r = self
-                        .data
-                        .write_at(&w.data, w.offset)
-                        .and_then(|_| self.data.sync());
-                    let (regions, version) = (
-                        self.journal.regions_of(w.offset, w.data.len() as u64),
-                        w.version,
-                    );
-                    match r {
-                        Ok(()) => {
-                            if let Some(s) = self.source.as_mut() {
-                                s.core.on_write(regions, version);
-                            }
-                            self.path.local_done(id);
-                        }
-                        Err(e) => self.fail_write(id, text::VOLUME_FAILED, e.to_string()),
-                    }
-                }
-                WriteAction::SendPeer { id, version } => {
-                    let Some(w) = self.writes.get(&id) else {
-                        continue;
-                    };
-                    let m = MirrorMsg::Write {
-                        version,
-                        offset: w.offset,
-                        data: w.data.clone(),
-                    };
-                    // Not sent (no session): the regions are dirty; a write that waits for
-                    // the peer is released when the session's end is reported.
-                    self.io.send(Priority::Event, m.encode());
-                }
-                WriteAction::Ack(id) => {
-                    if let Some(mut w) = self.writes.remove(&id) {
-                        self.counts.0 += 1;
-                        let done = WriteDone {
-                            version: w.version,
-                            mirrored: self.path.mode() == Mode::Mirrored,
-                            micros: self.io.now().saturating_sub(w.t0).as_micros() as u64,
-                        };
-                        if let Some(r) = w.reply.take() {
-                            let _ = r.send(Ok(done));
-                        }
-                    }
-                }
-                // While a session copies regions, only its acks clear them (a verify's
-                // mismatch may sit in a region this write touched only in part).
-                WriteAction::Clear(run) if self.source.is_none() => {
-                    run.for_each(|r| self.journal.clear(r))
-                }
-                WriteAction::Clear(_) => {}
-            }
-        }
-    }
-
-    /// A write that cannot be made safe: refused, and no later write is taken.
-    fn fail_write(&mut self, id: WriteId, what: &'static str, why: String) {
-        if self.failed.is_none() {
-            self.io
-                .tell(ServiceOut::Notice(Severity::Critical, what, why.clone()));
-        }
-        self.failed = Some(why.clone());
-        self.counts.1 += 1;
-        if let Some(mut w) = self.writes.remove(&id) {
-            if let Some(r) = w.reply.take() {
-                let _ = r.send(Err(format!("{what}: {why}")));
-            }
-        }
-    }
-
-    fn read(&self, offset: u64, len: u64) -> Result<Vec<u8>, String> {
-        if len > MAX_IO
-            || offset
-                .checked_add(len)
-                .is_none_or(|e| e > self.geometry.volume_size)
-        {
-            return Err(format!(
-                "a read is at most {MAX_IO} bytes within the volume ({} bytes)",
-                self.geometry.volume_size
-            ));
-        }
-        let mut buf = vec![0u8; len as usize];
-        self.data
-            .read_at(&mut buf, offset)
-            .map_err(|e| format!("reading the volume: {e}"))?;
-        Ok(buf)
-    }
-
-    fn set_mode(&mut self, mode: Mode) {
-        self.path.set_mode(mode);
-        self.run_path();
-    }
-
-    // ---- the peer's mirrored writes ----
-
-    fn on_mirror(&mut self, m: &[u8]) {
-        match MirrorMsg::decode(m) {
-            Ok(MirrorMsg::Durable { version }) => {
-                self.path.peer_done(version);
-                self.run_path();
-            }
-            Ok(MirrorMsg::Write {
-                version,
-                offset,
-                data,
-            }) => {
-                // A serving server never takes the peer's writes (two primaries: the
-                // role machine settles it); one past the end is a bug of the peer's.
-                let end = offset.checked_add(data.len() as u64);
-                if self.serving || end.is_none_or(|e| e > self.geometry.volume_size) {
-                    self.counts.1 += 1;
-                    return;
-                }
-                if let Err(e) = self.data.write_at(&data, offset) {
-                    self.report_io(e.to_string());
-                    return;
-                }
-                self.counts.2 += 1;
-                let regions = self.journal.regions_of(offset, data.len() as u64);
-                self.target.on_write(regions, version);
-                self.after_sync
-                    .push((Priority::Event, MirrorMsg::Durable { version }.encode()));
-            }
-            Ok(MirrorMsg::VerifyRequest { id, first, count }) => {
-                if !self.serving {
-                    self.on_verify_request(id, first, count);
-                }
-            }
-            Ok(MirrorMsg::VerifyHashes { id, first, hashes }) => {
-                self.on_verify_hashes(id, first, &hashes);
-            }
-            Err(_) => self.counts.1 += 1,
-        }
-    }
-
-    fn report_io(&mut self, why: String) {
-        if self.failed.is_none() {
-            self.io.tell(ServiceOut::Notice(
-                Severity::Critical,
-                text::VOLUME_FAILED,
-                why.clone(),
-            ));
-        }
-        self.failed = Some(why);
-    }
-
-    /// One sync for everything applied this turn, then the answers that promised it.
-    fn sync_and_answer(&mut self) {
-        if self.after_sync.is_empty() {
-            return;
-        }
-        if let Err(e) = self.data.sync() {
-            // Unanswered: the peer keeps its regions dirty and resends.
-            self.report_io(e.to_string());
-            self.after_sync.clear();
-            return;
-        }
-        for (p, m) in std::mem::take(&mut self.after_sync) {
-            self.io.send(p, m);
-        }
-    }
-
     // ---- housekeeping ----
 
     fn periodic(&mut self, busy: bool) {
         let now = self.io.now();
+        if self
+            .stopped_serving
+            .is_some_and(|t| now.saturating_sub(t) >= ABANDON_AFTER)
+        {
+            self.abandon_waiting();
+        }
         let every = if self.source.is_some() {
             FLUSH_RESYNCING
         } else {
@@ -604,6 +433,20 @@ fn for_target(p: Priority, m: &[u8]) -> bool {
         (Priority::Event, Some(&t)) => t == 0x11 || t == 0x13,
         (_, Some(&t)) => matches!(t, 1 | 3 | 5),
         _ => false,
+    }
+}
+
+impl<S: Store, I: VolumeIo> Worker<S, I> {
+    /// True for a `Begin` of a session the role machine has not asked for (one not
+    /// repairing a verify's mismatches).
+    fn unasked_begin(&self, p: Priority, m: &[u8]) -> bool {
+        p == Priority::Bulk
+            && m.first() == Some(&1)
+            && !self.expect_begin
+            && matches!(
+                ResyncMsg::decode(m),
+                Ok(ResyncMsg::Begin { repair: false, .. })
+            )
     }
 }
 

@@ -5,7 +5,7 @@ use arrayvec::ArrayVec;
 use super::{mix, text, SourceRun, TargetRun, VolumeIo, Worker};
 use crate::journal::mirror::Mode;
 use crate::journal::resync::{
-    decode_region, region_header, ResyncMsg, ResyncSource, SourceAction, TargetAction,
+    decode_region, region_header, ResyncMsg, ResyncSource, SourceAction, SourceState, TargetAction,
     MAX_DIRTY_RUNS, REGION_HEADER,
 };
 use crate::journal::{JournalState, Store};
@@ -68,9 +68,14 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
     pub(super) fn start_resync(&mut self, role: ResyncRole, kind: ResyncKind) {
         match role {
             ResyncRole::Target => {
-                // The source's `Begin` starts the session; it may be here already.
+                // The peer's data wins: a copy this server was sending ends (its regions
+                // stay dirty). The source's `Begin` starts the session; it may be here
+                // already.
+                self.end_source();
+                self.abandon_waiting();
                 self.target_run = None;
                 self.accepting = true;
+                self.expect_begin = true;
                 self.held_bytes = 0;
                 for (p, m) in std::mem::take(&mut self.held) {
                     if p == Priority::Event {
@@ -87,9 +92,11 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
                         return;
                     }
                 }
-                if self.path.mode() == Mode::Unmirrored {
-                    self.set_mode(Mode::Resyncing);
-                }
+                // No write waits for the peer while a session runs (one waiting now is
+                // answered on the local copy; its regions stay dirty and are copied):
+                // the target drops the writes from before the session (see
+                // `crate::journal::resync`).
+                self.set_mode(Mode::Resyncing);
                 // No engine image yet (a later issue): that phase is empty.
                 self.input(ResyncProgress::ImageDone);
                 let session = self.next_id();
@@ -119,6 +126,15 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
         }
     }
 
+    /// A resync this server was the source of ends unfinished (the role machine moved
+    /// on, or the session ended): what was not acknowledged stays dirty.
+    pub(super) fn end_source(&mut self) {
+        self.source = None;
+        if self.path.mode() == Mode::Resyncing {
+            self.set_mode(Mode::Unmirrored);
+        }
+    }
+
     pub(super) fn stop_accepting(&mut self) {
         self.accepting = false;
         self.held.clear();
@@ -127,6 +143,13 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
 
     pub(super) fn input(&mut self, p: ResyncProgress) {
         self.io.tell(ServiceOut::Input(Input::Resync(p)));
+    }
+
+    /// No resync session copies regions (none runs, or its `End` was sent).
+    pub(super) fn copying_done(&self) -> bool {
+        self.source
+            .as_ref()
+            .is_none_or(|s| matches!(s.core.state(), SourceState::Ending | SourceState::Complete))
     }
 
     pub(super) fn resync_wants_time(&self) -> bool {
@@ -251,6 +274,8 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
                 self.target_run = None;
                 // The status first: the role machine's "mirrored" publishes it.
                 self.publish();
+                // What the role machine asked for is done: a later session waits for its word.
+                self.expect_begin = false;
                 self.input(ResyncProgress::DiskDone);
                 self.io.tell(ServiceOut::Notice(
                     Severity::Info,

@@ -184,6 +184,11 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
         });
         if n > 0 && self.serving && self.path.mode() == Mode::Mirrored && self.source.is_none() {
             self.start_resync(ResyncRole::Source, ResyncKind::Incremental);
+            // The peer's role machine does not know of it: the peer takes it as the
+            // mirrored secondary it is.
+            if let Some(s) = self.source.as_mut() {
+                s.core.set_repair();
+            }
         }
     }
 
