@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sft3::role::RoleState;
 use sft3::sim::pair::AdapterFault;
-use sft3::sim::{run_seed, sweep, Pair, SimConfig};
+use sft3::sim::{run_seed, sweep_threads, Pair, SimConfig};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -265,49 +265,17 @@ fn a_seed_gives_the_same_trace_every_time() {
 /// The random sweep CI runs: 2,000 seeds, on two threads.
 #[test]
 fn sweep_of_2000_seeds_holds_every_invariant() {
-    let cfg = SimConfig::default();
-    let t0 = std::time::Instant::now();
-    let halves: Vec<_> = std::thread::scope(|sc| {
-        let hs: Vec<_> = [0u64, 1000]
-            .into_iter()
-            .map(|start| {
-                let cfg = cfg.clone();
-                sc.spawn(move || {
-                    let mut traces = Vec::new();
-                    let s = sweep(start, 1000, &cfg, |o| {
-                        if !o.ok() {
-                            traces.push(o.trace.text());
-                        }
-                    });
-                    (s, traces)
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .map(|h| h.join().expect("sweep thread"))
-            .collect()
-    });
-    let elapsed = t0.elapsed();
-    let mut failures = Vec::new();
-    let mut traces = Vec::new();
-    let mut seeds = 0;
-    let mut stats = sft3::sim::PairStats::default();
-    for (s, t) in halves {
-        seeds += s.seeds;
-        failures.extend(s.failures);
-        traces.extend(t);
-        stats.decisions += s.stats.decisions;
-        stats.serve_starts += s.stats.serve_starts;
-        stats.dual_serving += s.stats.dual_serving;
-    }
+    let (s, traces) = sweep_threads(0, 2000, 2, &SimConfig::default());
+    let (seeds, stats) = (s.seeds, s.stats);
     eprintln!(
         "{seeds} seeds in {:.1} s ({:.1} seeds/s): {} decisions, {} serve starts, {} partitions with two servers serving",
-        elapsed.as_secs_f64(),
-        seeds as f64 / elapsed.as_secs_f64(),
+        s.elapsed.as_secs_f64(),
+        s.seeds_per_sec(),
         stats.decisions,
         stats.serve_starts,
         stats.dual_serving
     );
+    let failures = s.failures;
     assert_eq!(seeds, 2000);
     assert!(
         failures.is_empty(),

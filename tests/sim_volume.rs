@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sft3::role::RoleState;
 use sft3::sim::pair::AdapterFault;
-use sft3::sim::{sweep, volumes_agree, Pair, Rng, SimConfig, VolumeConfig};
+use sft3::sim::{sweep_threads, volumes_agree, Pair, Rng, SimConfig, VolumeConfig};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -156,34 +156,8 @@ fn sweep_of_300_seeds_with_volumes_holds_every_invariant() {
         volume: Some(VolumeConfig::default()),
         ..SimConfig::default()
     };
-    let halves: Vec<_> = std::thread::scope(|sc| {
-        let hs: Vec<_> = [0u64, 150]
-            .into_iter()
-            .map(|start| {
-                let cfg = cfg.clone();
-                sc.spawn(move || {
-                    let mut traces = Vec::new();
-                    let s = sweep(start, 150, &cfg, |o| {
-                        if !o.ok() {
-                            traces.push(o.trace.text());
-                        }
-                    });
-                    (s, traces)
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .map(|h| h.join().expect("sweep thread"))
-            .collect()
-    });
-    let mut failures = Vec::new();
-    let mut traces = Vec::new();
-    let mut acked = 0;
-    for (s, t) in halves {
-        failures.extend(s.failures);
-        traces.extend(t);
-        acked += s.stats.writes_acked;
-    }
+    let (s, traces) = sweep_threads(0, 300, 2, &cfg);
+    let (failures, acked) = (s.failures, s.stats.writes_acked);
     assert!(
         failures.is_empty(),
         "{failures:?}\nfirst trace:\n{}",

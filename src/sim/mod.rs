@@ -348,14 +348,7 @@ pub fn sweep(start: u64, n: u64, cfg: &SimConfig, mut each: impl FnMut(&SeedOutc
         let o = run_seed(seed, cfg);
         s.seeds += 1;
         s.simulated += o.simulated;
-        s.stats.decisions += o.stats.decisions;
-        s.stats.serve_starts += o.stats.serve_starts;
-        s.stats.takeovers += o.stats.takeovers;
-        s.stats.faults += o.stats.faults;
-        s.stats.starts += o.stats.starts;
-        s.stats.dual_serving += o.stats.dual_serving;
-        s.stats.dual_serving_max = s.stats.dual_serving_max.max(o.stats.dual_serving_max);
-        s.stats.writes_acked += o.stats.writes_acked;
+        s.stats.add(&o.stats);
         if let Some(f) = &o.failure {
             s.failures.push((seed, f.clone()));
         }
@@ -363,4 +356,43 @@ pub fn sweep(start: u64, n: u64, cfg: &SimConfig, mut each: impl FnMut(&SeedOutc
     }
     s.elapsed = t0.elapsed();
     s
+}
+
+/// Runs seeds `start .. start + n` on `threads` threads (contiguous ranges); the summaries
+/// added up (elapsed: the wall-clock time of the whole), and the traces of the failing seeds.
+pub fn sweep_threads(start: u64, n: u64, threads: u64, cfg: &SimConfig) -> (Summary, Vec<String>) {
+    let t0 = Instant::now();
+    let threads = threads.max(1);
+    let per = n.div_ceil(threads);
+    let parts: Vec<(Summary, Vec<String>)> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..threads)
+            .map(|k| {
+                let from = start + k * per;
+                let count = per.min((start + n).saturating_sub(from));
+                sc.spawn(move || {
+                    let mut traces = Vec::new();
+                    let s = sweep(from, count, cfg, |o| {
+                        if !o.ok() {
+                            traces.push(o.trace.text());
+                        }
+                    });
+                    (s, traces)
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let mut total = Summary::default();
+    let mut traces = Vec::new();
+    for (s, t) in parts {
+        total.seeds += s.seeds;
+        total.failures.extend(s.failures);
+        total.stats.add(&s.stats);
+        total.simulated += s.simulated;
+        traces.extend(t);
+    }
+    total.elapsed = t0.elapsed();
+    (total, traces)
 }

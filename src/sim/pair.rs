@@ -144,6 +144,20 @@ fn base_faults() -> Faults {
     }
 }
 
+impl PairStats {
+    /// Adds `o`'s counts (the longest dual serving: the longer).
+    pub fn add(&mut self, o: &PairStats) {
+        self.decisions += o.decisions;
+        self.serve_starts += o.serve_starts;
+        self.takeovers += o.takeovers;
+        self.faults += o.faults;
+        self.starts += o.starts;
+        self.dual_serving += o.dual_serving;
+        self.dual_serving_max = self.dual_serving_max.max(o.dual_serving_max);
+        self.writes_acked += o.writes_acked;
+    }
+}
+
 impl Pair {
     /// Two servers with `lans` LAN adapters each and the given priorities; network
     /// randomness from `seed`; no process started yet.
