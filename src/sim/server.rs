@@ -442,23 +442,10 @@ impl Server {
     /// Routes an MSL event as the daemon's event loop does: the volume's classes to the
     /// volume only, the session's ends to both; `None` when the plane does not see it.
     fn volume_event(&mut self, ev: MslEvent) -> Option<MslEvent> {
-        let Some(v) = &self.volume else {
-            return Some(ev);
-        };
-        match ev {
-            MslEvent::Delivered { priority, message } if priority != Priority::Control => {
-                v.queue.push(VolumeIn::Msl(priority, message));
-                return None;
-            }
-            // The volume keeps its regions dirty: nothing to do about a lost copy.
-            MslEvent::Lost { priority, .. } if priority != Priority::Control => return None,
-            MslEvent::Up { .. } => v.queue.push(VolumeIn::Session(true)),
-            MslEvent::Closed { .. } | MslEvent::Restarted { .. } | MslEvent::Refused { .. } => {
-                v.queue.push(VolumeIn::Session(false))
-            }
-            _ => {}
+        match &self.volume {
+            Some(v) => crate::node::volume::route_msl(ev, |m| v.queue.push(m)),
+            None => Some(ev),
         }
-        Some(ev)
     }
 
     /// The volume's turn, then what it told the plane, and the plane's answers (a few

@@ -38,7 +38,7 @@ use crate::beacon::MAX_FRAME_LEN;
 use crate::link::raw::AsyncLinkWatcher;
 use crate::link::{AsyncRawLink, Link, RxMeta};
 use crate::msl::driver::{DriverEvent, MslHandle, MslReceiver};
-use crate::msl::{CloseReason, MslEvent, Priority};
+use crate::msl::CloseReason;
 use crate::node::log::AdminLog;
 use crate::node::status::StatusSnapshot;
 use crate::node::volume::{ServiceOut, VolumeInbox, VolumeStatus};
@@ -272,26 +272,17 @@ pub(super) async fn run(mut plane: Plane, mut io: Io, ctx: Ctx) -> Exit {
 /// An MSL driver event: the volume's classes and the session's ends go to the volume
 /// thread (when there is one), everything else (and the session's ends too) to the plane.
 fn msl_in(plane: &mut Plane, io: &Io, now: Duration, ev: DriverEvent) {
-    if let Some(v) = &io.volume {
-        match ev {
-            DriverEvent::Msl(MslEvent::Delivered { priority, message })
-                if priority != Priority::Control =>
-            {
-                v.message(priority, message);
-                return;
-            }
-            // The volume keeps its regions dirty: nothing to do about a lost copy.
-            DriverEvent::Msl(MslEvent::Lost { priority, .. }) if priority != Priority::Control => {
-                return;
-            }
-            DriverEvent::Msl(MslEvent::Up { .. }) => v.session(true),
-            DriverEvent::Msl(
-                MslEvent::Closed { .. } | MslEvent::Restarted { .. } | MslEvent::Refused { .. },
-            )
-            | DriverEvent::Failed(_) => v.session(false),
-            _ => {}
+    let ev = match (&io.volume, ev) {
+        (Some(v), DriverEvent::Msl(e)) => match v.route(e) {
+            Some(e) => DriverEvent::Msl(e),
+            None => return,
+        },
+        (Some(v), DriverEvent::Failed(why)) => {
+            v.session(false);
+            DriverEvent::Failed(why)
         }
-    }
+        (_, ev) => ev,
+    };
     plane.msl_event(now, ev);
 }
 

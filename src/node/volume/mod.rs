@@ -175,10 +175,36 @@ pub struct VolumeInbox {
     tx: mpsc::Sender<VolumeIn>,
 }
 
+/// Routes an MSL event when a volume is configured: the event and bulk classes go to the
+/// volume alone (a lost copy needs nothing: its regions stay dirty), the session's start and
+/// ends to both. Gives the event back when the control plane sees it too. The daemon's
+/// event loop and the simulator route through this one function.
+pub(crate) fn route_msl(
+    ev: crate::msl::MslEvent,
+    mut to_volume: impl FnMut(VolumeIn),
+) -> Option<crate::msl::MslEvent> {
+    use crate::msl::MslEvent;
+    match ev {
+        MslEvent::Delivered { priority, message } if priority != Priority::Control => {
+            to_volume(VolumeIn::Msl(priority, message));
+            return None;
+        }
+        MslEvent::Lost { priority, .. } if priority != Priority::Control => return None,
+        MslEvent::Up { .. } => to_volume(VolumeIn::Session(true)),
+        MslEvent::Closed { .. } | MslEvent::Restarted { .. } | MslEvent::Refused { .. } => {
+            to_volume(VolumeIn::Session(false))
+        }
+        _ => {}
+    }
+    Some(ev)
+}
+
 impl VolumeInbox {
-    /// A message the peer sent on the event or bulk class.
-    pub fn message(&self, priority: Priority, message: Vec<u8>) {
-        let _ = self.tx.send(VolumeIn::Msl(priority, message));
+    /// Routes an MSL event (see [`route_msl`]); the event back when the plane sees it too.
+    pub(crate) fn route(&self, ev: crate::msl::MslEvent) -> Option<crate::msl::MslEvent> {
+        route_msl(ev, |m| {
+            let _ = self.tx.send(m);
+        })
     }
 
     /// The MSL session began or ended.
