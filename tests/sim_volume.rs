@@ -25,12 +25,7 @@ fn pair(seed: u64) -> Pair {
 
 /// True while either server copies regions as a resync's source or target.
 fn resyncing(p: &Pair) -> bool {
-    (0..2).any(|i| {
-        p.servers[i]
-            .as_ref()
-            .and_then(|s| s.volume.as_ref())
-            .is_some_and(|v| v.status().resync.is_some())
-    })
+    (0..2).any(|i| p.volume_status(i).is_some_and(|st| st.resync.is_some()))
 }
 
 /// Runs in 5 ms steps until the pair is mirrored (at most 5 s: the client keeps writing,

@@ -259,41 +259,28 @@ pub fn volumes_agree(p: &mut Pair) -> Option<String> {
 
 /// Both volumes mirrored, no resync running, nothing dirty, every write answered.
 fn in_sync(p: &Pair) -> bool {
-    let answered = p.writes.as_ref().is_none_or(|w| w.settled());
-    answered
+    p.writes.as_ref().is_none_or(|w| w.settled())
         && (0..2).all(|i| {
-            p.servers[i]
-                .as_ref()
-                .and_then(|s| s.volume.as_ref())
-                .is_some_and(|v| {
-                    let st = v.status();
-                    st.resync.is_none()
-                        && st.dirty_regions == 0
-                        && (st.mode == "mirrored" || st.mode == "secondary")
-                })
+            p.volume_status(i).is_some_and(|st| {
+                st.resync.is_none()
+                    && st.dirty_regions == 0
+                    && (st.mode == "mirrored" || st.mode == "secondary")
+            })
         })
 }
 
 fn volume_state(p: &Pair) -> String {
-    let mut v = Vec::new();
-    for i in 0..2 {
-        v.push(
-            match p.servers[i].as_ref().and_then(|s| s.volume.as_ref()) {
-                Some(vol) => {
-                    let st = vol.status();
-                    format!(
-                        "s{}: {} dirty {} resync {:?}",
-                        i + 1,
-                        st.mode,
-                        st.dirty_regions,
-                        st.resync.as_ref().map(|r| (r.role, r.done, r.total))
-                    )
-                }
-                None => format!("s{}: no volume", i + 1),
-            },
-        );
-    }
-    v.join(", ")
+    let each = (0..2).map(|i| match p.volume_status(i) {
+        Some(st) => format!(
+            "s{}: {} dirty {} resync {:?}",
+            i + 1,
+            st.mode,
+            st.dirty_regions,
+            st.resync.as_ref().map(|r| (r.role, r.done, r.total))
+        ),
+        None => format!("s{}: no volume", i + 1),
+    });
+    each.collect::<Vec<_>>().join(", ")
 }
 
 /// What a sweep of seeds gave.

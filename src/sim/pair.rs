@@ -244,6 +244,15 @@ impl Pair {
         self.hw[i].disk.as_ref()
     }
 
+    /// Server `i`'s volume status, when it runs with a volume.
+    pub fn volume_status(
+        &self,
+        i: usize,
+    ) -> Option<std::sync::Arc<crate::node::volume::VolumeStatus>> {
+        let v = self.servers[i].as_ref()?.volume.as_ref()?;
+        Some(v.status())
+    }
+
     /// Power lost on server `i`'s disks: what was not synced is kept or lost by sector.
     pub fn power_cut(&mut self, i: usize, rng: &mut Rng) {
         if let Some(d) = &self.hw[i].disk {

@@ -55,7 +55,7 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
         self.run_path();
     }
 
-    pub(super) fn run_path(&mut self) {
+    fn run_path(&mut self) {
         while let Some(a) = self.path.poll_action() {
             match a {
                 WriteAction::Mark { id, regions } => match self.journal.mark(regions) {
@@ -142,7 +142,7 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
     }
 
     /// A write that cannot be made safe: refused, and no later write is taken.
-    pub(super) fn fail_write(&mut self, id: WriteId, what: &'static str, why: String) {
+    fn fail_write(&mut self, id: WriteId, what: &'static str, why: String) {
         if self.failed.is_none() {
             self.io
                 .tell(ServiceOut::Notice(Severity::Critical, what, why.clone()));
@@ -204,7 +204,7 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
                     return;
                 }
                 let regions = self.journal.regions_of(offset, data.len() as u64);
-                if let Err(e) = self.apply_peer_write(offset, &data, version) {
+                if let Err(e) = self.apply_peer_write(offset, &data, version, regions.clone()) {
                     self.report_io(e.to_string());
                     return;
                 }
@@ -225,17 +225,18 @@ impl<S: Store, I: VolumeIo> Worker<S, I> {
         }
     }
 
-    /// Writes the peer's write, except over regions a resync copy holding it already
-    /// replaced (the copy is newer: see [`ResyncTarget::superseded`]).
-    pub(super) fn apply_peer_write(
+    /// Writes the peer's write (over `regions`), except over regions a resync copy holding
+    /// it already replaced (the copy is newer: see
+    /// [`crate::journal::resync::ResyncTarget::superseded`]).
+    fn apply_peer_write(
         &mut self,
         offset: u64,
         data: &[u8],
         version: u64,
+        regions: std::ops::Range<u64>,
     ) -> std::io::Result<()> {
         let rs = u64::from(self.geometry.region_size);
         let end = offset + data.len() as u64;
-        let regions = self.journal.regions_of(offset, data.len() as u64);
         if !regions.clone().any(|r| self.target.superseded(r, version)) {
             return self.data.write_at(data, offset);
         }
